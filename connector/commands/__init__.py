@@ -1,0 +1,1 @@
+"""One module per `aep-connector` subcommand (discovered by `connector.cli`)."""

@@ -1,0 +1,75 @@
+"""Value types that travel through the pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from connector.errors import RecordError
+
+Headers = tuple[tuple[str, bytes | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPartition:
+    topic: str
+    partition: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One Kafka record as consumed, bytes untouched (the dead-letter topic gets them verbatim)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+    timestamp_ms: int | None = None
+
+    @property
+    def tp(self) -> TopicPartition:
+        return TopicPartition(self.topic, self.partition)
+
+    @property
+    def next_offset(self) -> int:
+        """The offset to commit once this record is final."""
+        return self.offset + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a record is sent: one DCS inlet with its flow, sandbox and auth.
+
+    Records of one route may share a batch request.
+    """
+
+    inlet_url: str
+    flow_id: str | None = None
+    sandbox: str | None = None
+    ims_org: str | None = None
+    authenticated: bool = False
+    extra_headers: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def batch_url(self) -> str:
+        base, _, inlet = self.inlet_url.rstrip("/").rpartition("/collection/")
+        inlet = inlet.removeprefix("batch/")
+        return f"{base}/collection/batch/{inlet}"
+
+    @property
+    def single_url(self) -> str:
+        base, _, inlet = self.inlet_url.rstrip("/").rpartition("/collection/")
+        inlet = inlet.removeprefix("batch/")
+        return f"{base}/collection/{inlet}"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """DCS accepted the message (HTTP 200, or a success entry of a 207)."""
+
+    xaction_id: str | None = None
+
+
+Outcome = Accepted | RecordError
+"""Per message: Accepted, or a RecordError to dead-letter."""
