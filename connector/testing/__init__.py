@@ -1,0 +1,1 @@
+"""Real-process test harness: an Apache Kafka broker and an Apicurio schema registry."""
