@@ -1,0 +1,122 @@
+"""`aep-connector emulator`: run the local AEP emulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import signal
+import threading
+from pathlib import Path
+
+from connector.errors import ConfigError
+
+NAME = "emulator"
+HELP = "run the local AEP emulator (DCS inlets, IMS, Flow Service, Catalog, Schema Registry, Profile access)"
+DEFAULT_PORT = 8765
+
+FAULT_HELP = (
+    "inject faults on DCS paths: KIND[:RATE][:key=value...], KIND = HTTP status, reset, latency or expire_tokens; "
+    "keys retry_after=N|http-date|http-date+N|none, ms=N, seq=101 (exact per-request pattern), repeat=true, "
+    "paths=/collection/,/ims/. Examples: 503:0.2:retry_after=1  429:0.1:retry_after=http-date  reset:0.05  "
+    "latency:0.02:ms=3000  500:seq=101. Repeatable."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
+    parser.add_argument("--data-dir", default=None, metavar="DIR", help="directory of the sqlite store")
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "memory", "count"),
+        default=None,
+        help="memory (default), sqlite (default when --data-dir is given; survives restarts) or count "
+        "(counters only, for benchmarks)",
+    )
+    parser.add_argument(
+        "--strict-inlets", action="store_true", help="accept only inlets created through Flow Service or the seed"
+    )
+    parser.add_argument(
+        "--failure-shape",
+        choices=("statusCode", "status", "both"),
+        default="statusCode",
+        help="failed entries of a 207: documented statusCode, Adobe connector's status+xactionId, or both",
+    )
+    parser.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="ID:SECRET[:ORG]",
+        help="IMS OAuth server-to-server credentials to accept (repeatable)",
+    )
+    parser.add_argument("--seed-file", default=None, metavar="FILE", help="YAML with clients/inlets/schemas/datasets")
+    parser.add_argument("--fault", action="append", default=[], metavar="RULE", help=FAULT_HELP)
+    parser.add_argument("--fault-seed", type=int, default=None, metavar="N", help="seed of the fault random draws")
+    parser.add_argument("--require-sandbox-header", action="store_true", help="require x-sandbox-name on DCS")
+    parser.add_argument("--token-ttl", type=int, default=86399, metavar="SECONDS", help="IMS token lifetime")
+    parser.add_argument("--max-request-bytes", type=int, default=1_000_000, help="413 above this (default 1 MB)")
+    parser.add_argument("--tenant", default=None, help="Schema Registry tenant id (default acme)")
+    parser.add_argument("--org", default=None, help="default IMS org of inlets and clients")
+    parser.add_argument(
+        "--accept-invalid",
+        action="store_true",
+        help="async mode like production: schema-invalid messages get a success entry and land in /emulator/failed",
+    )
+    parser.add_argument("--no-platform-auth", action="store_true", help="skip token/api-key checks on Platform APIs")
+
+
+def main(args: argparse.Namespace) -> int:
+    from connector.emulator import EmulatorOptions, EmulatorServer
+    from connector.emulator.faults import parse_cli_rule
+
+    problems: list[str] = []
+    rules = []
+    for spec in args.fault:
+        try:
+            rules.append(parse_cli_rule(spec))
+        except ValueError as exc:
+            problems.append(str(exc))
+    clients = []
+    for spec in args.client:
+        client_id, sep, rest = spec.partition(":")
+        secret, _, org = rest.partition(":")
+        if not sep or not client_id or not secret:
+            problems.append(f"--client {spec!r}: expected ID:SECRET[:ORG]")
+        clients.append((client_id, secret, org or None))
+    store = args.store or ("sqlite" if args.data_dir else "memory")
+    if store == "sqlite" and not args.data_dir:
+        problems.append("--store sqlite needs --data-dir")
+    if problems:
+        raise ConfigError(problems)
+    options = EmulatorOptions(
+        failure_shape=args.failure_shape,
+        strict_inlets=args.strict_inlets,
+        require_sandbox_header=args.require_sandbox_header,
+        token_ttl_s=args.token_ttl,
+        max_request_bytes=args.max_request_bytes,
+        seed_file=Path(args.seed_file) if args.seed_file else None,
+        fault_seed=args.fault_seed,
+        fault_rules=tuple(rules),
+        async_validation_failures="accept" if args.accept_invalid else "reject",
+        platform_auth=not args.no_platform_auth,
+    )
+    if args.tenant:
+        options = dataclasses.replace(options, tenant_id=args.tenant)
+    if args.org:
+        options = dataclasses.replace(options, default_org=args.org)
+    server = EmulatorServer(
+        args.host, args.port, store=store, data_dir=Path(args.data_dir) if args.data_dir else None, options=options
+    )
+    for client_id, secret, org in clients:
+        server.add_client(client_id, secret, org or options.default_org)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    print(f"AEP emulator listening on {server.url} (store={store})", flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0

@@ -1,0 +1,29 @@
+"""Pre-create clients, inlets, field groups, schemas, descriptors and datasets from a seed mapping."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from connector.emulator.registry import DATASETS, DESCRIPTORS, FIELDGROUPS, SCHEMAS
+
+if TYPE_CHECKING:
+    from connector.emulator.app import EmulatorApp
+
+
+def apply_seed(app: EmulatorApp, data: dict[str, Any]) -> None:
+    """Seed keys: clients[{client_id, client_secret, org}], inlets[{inletId?, name, authenticated, org,
+    data_type}], fieldgroups/schemas/descriptors[documents with their `$id`/`@id`], datasets[{id, ...}]."""
+    org_default = app.options.default_org
+    for client in data.get("clients", []):
+        app.ims.add_client(str(client["client_id"]), str(client["client_secret"]), str(client.get("org", org_default)))
+    for inlet in data.get("inlets", []):
+        app.platform.flows.create_streaming_connection(
+            str(inlet.get("name", "Seeded inlet")),
+            bool(inlet.get("authenticated", False)),
+            str(inlet.get("org", org_default)),
+            str(inlet.get("data_type", "xdm")),
+            inlet_id=inlet.get("inletId"),
+        )
+    for kind, key_name in ((FIELDGROUPS, "$id"), (SCHEMAS, "$id"), (DESCRIPTORS, "@id"), (DATASETS, "id")):
+        for doc in data.get(kind, []):
+            app.registry.put(kind, str(doc[key_name]), dict(doc))
