@@ -1,0 +1,429 @@
+"""DcsSink: delivers one batch of serialised envelopes to a DCS inlet and says what became of each.
+
+Per `deliver` call the batch is worked through as a queue of chunks (lists of message indices):
+
+1. send the chunk (one batch request, or one single-message request in mode "single");
+2. 2xx: read the answer by position; 4xx entries are rejected, 5xx/429 entries form a new chunk
+   that is retried alone after a backoff;
+3. 400 / 413 on the whole request: halve the chunk until the bad (or too large) message is alone
+   (if every message alone still gets a 400, the request itself is wrong: FatalError, no dead letters);
+4. 401: new token and one immediate retry, then backoff; 403 and a wrong URL raise FatalError;
+5. 429, 5xx, timeouts, connection errors, IMS outages: backoff with full jitter, Retry-After as a
+   floor; after `attempts_before_exhausted` failures either dead-letter (opt-in) or keep retrying.
+
+Nothing is returned until every message is Accepted or carries a RejectedError; cancellation
+raises DeliveryAbandoned.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import requests
+import structlog
+
+from connector import USER_AGENT
+from connector.aep.ims import TokenProvider
+from connector.aep.ratelimit import InletLimits, TokenBucket
+from connector.aep.responses import (
+    Action,
+    Verdict,
+    classify,
+    parse_batch,
+    parse_single,
+    problem_message,
+    retry_after,
+    retry_cause,
+)
+from connector.aep.retry import Backoff
+from connector.aep.transport import make_session, timeouts, verify
+from connector.aep.wire import batch_body
+from connector.clock import SystemClock
+from connector.config import AepSettings, DeliverySettings
+from connector.errors import DeliveryAbandoned, FatalError, RejectedError, RetriableError, RetryAfterError
+from connector.interfaces import Clock
+from connector.observability.logging import redact_text
+from connector.observability.metrics import (
+    BATCH_BYTES,
+    BATCH_RECORDS,
+    DCS_REQUEST_SECONDS,
+    DCS_RETRIES,
+    REQUESTS_IN_FLIGHT,
+)
+from connector.records import Accepted, Outcome, Route
+
+log = structlog.get_logger(__name__)
+
+SYNC_VALIDATION_PER_MINUTE = 60.0
+_NEVER_DEAD_LETTER = frozenset({"401", "ims"})  # the records are fine; the credentials or IMS are not
+_CONFIG_ERRORS = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """Message indices sent together, with the retry state they carry."""
+
+    indices: list[int]
+    failures: int = 0
+    delay: float = 0.0
+    auth_retried: bool = False
+
+
+class _Failure(Exception):
+    """A request that got no HTTP answer."""
+
+    def __init__(self, cause: str, detail: str) -> None:
+        super().__init__(detail)
+        self.cause = cause
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    retry_after: float | None
+    request_id: str | None = field(default=None)
+
+
+class DcsSink:
+    """Implements connector.interfaces.Sink over one pooled requests Session; safe to call from many threads."""
+
+    def __init__(
+        self,
+        aep: AepSettings,
+        delivery: DeliverySettings,
+        *,
+        session: requests.Session | None = None,
+        tokens: TokenProvider | None = None,
+        clock: Clock | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.clock: Clock = clock or SystemClock()
+        self._real_time = isinstance(self.clock, SystemClock)
+        self._owns_session = session is None
+        self.session = session or make_session(aep.transport)
+        self._timeout = timeouts(aep.transport)
+        self._verify = verify(aep.transport)
+        if tokens is None and aep.auth.enabled:
+            tokens = TokenProvider(aep.auth, self.session, clock=clock, timeout=self._timeout, verify=self._verify)
+        self.tokens = tokens
+        self.backoff = backoff or Backoff.from_settings(delivery)
+        self.delivery = delivery
+        self.single = aep.mode == "single"
+        self._sync_validation = self.single and aep.sync_validation
+        self._gzip = aep.transport.gzip
+        self._requests = self._bucket(delivery.requests_per_s)
+        self._messages = self._bucket(delivery.messages_per_s)
+        self._sync_limits = InletLimits(SYNC_VALIDATION_PER_MINUTE, self.clock) if self._sync_validation else None
+        self._secrets = [
+            s.reveal() for s in (aep.auth.client_secret, aep.transport.proxy_password) if s is not None and s.reveal()
+        ]
+
+    def _bucket(self, rate: float | None) -> TokenBucket | None:
+        return TokenBucket(rate, max(1.0, rate), self.clock) if rate else None
+
+    def deliver(self, route: Route, messages: Sequence[bytes], cancel: threading.Event) -> list[Outcome]:
+        if not messages:
+            return []
+        if route.authenticated and self.tokens is None:
+            raise FatalError(f"inlet {route.inlet_url} is authenticated but aep.auth is not enabled")
+        return _Delivery(self, route, messages, cancel).run()
+
+    def close(self) -> None:
+        if self._owns_session:
+            self.session.close()
+
+    def url(self, route: Route) -> str:
+        if not self.single:
+            return route.batch_url
+        return route.single_url + ("?syncValidation=true" if self._sync_validation else "")
+
+    def headers(self, route: Route, token: str | None) -> dict[str, str]:
+        out = {"User-Agent": USER_AGENT}
+        for name, value in (
+            ("x-adobe-flow-id", route.flow_id),
+            ("x-sandbox-name", route.sandbox),
+            ("x-gw-ims-org-id", route.ims_org),
+        ):
+            if value:
+                out[name] = value
+        out.update(route.extra_headers)
+        out["Content-Type"] = "application/json"
+        if token is not None:
+            out["Authorization"] = f"Bearer {token}"
+        return out
+
+    def throttle(self, route: Route, count: int, cancel: threading.Event) -> None:
+        """Wait for the shared rate limits (requests/s, messages/s, sync validation per inlet)."""
+        waits = [0.0]
+        if self._requests is not None:
+            waits.append(self._requests.reserve(1))
+        if self._messages is not None:
+            waits.append(self._messages.reserve(count))
+        if self._sync_limits is not None:
+            waits.append(self._sync_limits.bucket(route.single_url).reserve(1))
+        self.wait(max(waits), cancel)
+
+    def wait(self, seconds: float, cancel: threading.Event) -> None:
+        """Sleep unless cancelled; raise DeliveryAbandoned if `cancel` is set before or during the wait."""
+        if seconds > 0:
+            if self._real_time:
+                cancel.wait(seconds)
+            else:
+                self.clock.sleep(seconds)
+        if cancel.is_set():
+            raise DeliveryAbandoned("delivery cancelled")
+
+    def post(self, url: str, body: bytes, headers: dict[str, str], count: int) -> _Answer:
+        """One HTTP request; a transport failure raises _Failure, a wrong URL FatalError."""
+        BATCH_RECORDS.observe(count)
+        BATCH_BYTES.observe(len(body))
+        size = len(body)
+        if self._gzip:
+            body = gzip.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
+        started = self.clock.monotonic()
+        REQUESTS_IN_FLIGHT.inc()
+        try:
+            response = self.session.post(
+                url, data=body, headers=headers, timeout=self._timeout, verify=self._verify, allow_redirects=False
+            )
+        except requests.Timeout as exc:
+            raise self._failure("timeout", exc, url, count, started) from None
+        except _CONFIG_ERRORS as exc:
+            raise FatalError(f"cannot send to DCS at {url}: {type(exc).__name__}") from None
+        except requests.RequestException as exc:
+            raise self._failure("connection", exc, url, count, started) from None
+        finally:
+            REQUESTS_IN_FLIGHT.dec()
+        elapsed = self.clock.monotonic() - started
+        status = response.status_code
+        DCS_REQUEST_SECONDS.labels(status=str(status)).observe(elapsed)
+        answer = _Answer(
+            status,
+            response.content,
+            retry_after(response.headers.get("Retry-After"), self.clock.time()),
+            response.headers.get("x-request-id"),
+        )
+        log.debug(
+            "dcs_request",
+            url=url,
+            status=status,
+            records=count,
+            bytes=size,
+            ms=round(elapsed * 1000),
+            request_id=answer.request_id,
+        )
+        return answer
+
+    def _failure(self, cause: str, exc: Exception, url: str, count: int, started: float) -> _Failure:
+        elapsed = self.clock.monotonic() - started
+        DCS_REQUEST_SECONDS.labels(status="error").observe(elapsed)
+        detail = f"{type(exc).__name__}: {self.scrub(str(exc))}"[:500]
+        log.debug("dcs_request", url=url, status="error", cause=cause, records=count, ms=round(elapsed * 1000))
+        return _Failure(cause, detail)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return redact_text(text)
+
+
+class _Delivery:
+    """The state of one `deliver` call."""
+
+    def __init__(self, sink: DcsSink, route: Route, messages: Sequence[bytes], cancel: threading.Event) -> None:
+        self.sink = sink
+        self.route = route
+        self.messages = messages
+        self.cancel = cancel
+        self.outcomes: list[Outcome | None] = [None] * len(messages)
+        self.requests = 0
+        self.exhausted_logged = False
+        self.auth_failed_logged = False
+
+    def run(self) -> list[Outcome]:
+        started = self.sink.clock.monotonic()
+        n = len(self.messages)
+        queue = deque([_Chunk([i]) for i in range(n)] if self.sink.single else [_Chunk(list(range(n)))])
+        while queue:
+            chunk = queue.popleft()
+            self.sink.wait(chunk.delay, self.cancel)
+            queue.extendleft(reversed(self.attempt(chunk)))
+        outcomes = [o for o in self.outcomes if o is not None]
+        assert len(outcomes) == n, "every message has an outcome"
+        self.refuse_global_400(outcomes)
+        accepted = sum(isinstance(o, Accepted) for o in outcomes)
+        log.info(
+            "batch_sent",
+            records=n,
+            accepted=accepted,
+            rejected=n - accepted,
+            attempts=self.requests,
+            ms=round((self.sink.clock.monotonic() - started) * 1000),
+        )
+        return outcomes
+
+    def refuse_global_400(self, outcomes: list[Outcome]) -> None:
+        """Batch mode: if bisecting left *every* message rejected with a whole-request 400, the request is at fault.
+
+        Envelopes are serialised by the connector, so DCS reports bad ones as 207 entries; a 400 for
+        each message alone means headers, sandbox, gzip or the inlet are wrong. Dead-lettering the
+        whole stream would hide that, so stop instead; nothing of this batch is dead-lettered.
+        """
+        if self.sink.single or len(outcomes) < 2:
+            return
+        if all(isinstance(o, RejectedError) and o.reason == "aep-rejected-400" for o in outcomes):
+            first = outcomes[0]
+            detail = first.message if isinstance(first, RejectedError) else ""
+            raise FatalError(
+                f"DCS answered 400 for each of the {len(outcomes)} messages sent alone to {self.route.batch_url} "
+                f"({detail}): this is a request problem (headers, sandbox, gzip), not bad records"
+            )
+
+    def attempt(self, chunk: _Chunk) -> list[_Chunk]:
+        """Send `chunk` once; settle what can be settled and return the chunks still to send, in order."""
+        if self.cancel.is_set():
+            raise DeliveryAbandoned("delivery cancelled")
+        sink = self.sink
+        sink.throttle(self.route, len(chunk.indices), self.cancel)
+        token: str | None = None
+        if self.route.authenticated and sink.tokens is not None:
+            try:
+                token = sink.tokens.token()
+            except RetriableError as exc:
+                wait = exc.retry_after if isinstance(exc, RetryAfterError) else None
+                return self.retry(chunk, "ims", None, wait, str(exc))
+        body = self.messages[chunk.indices[0]] if sink.single else batch_body([self.messages[i] for i in chunk.indices])
+        self.requests += 1
+        try:
+            answer = sink.post(sink.url(self.route), body, sink.headers(self.route, token), len(chunk.indices))
+        except _Failure as failure:
+            return self.retry(chunk, failure.cause, None, None, failure.detail)
+        action = classify(answer.status)
+        if action is Action.ACCEPTED:
+            return self.settle(chunk, answer)
+        if action is Action.BISECT:
+            return self.halve(chunk, answer, "aep-rejected-400")
+        if action is Action.SPLIT:
+            return self.halve(chunk, answer, "too-large")
+        if action is Action.REAUTH:
+            return self.reauth(chunk, token, answer)
+        if action is Action.FORBIDDEN:
+            raise FatalError(
+                f"DCS answered 403 Forbidden for inlet {self.route.inlet_url}: "
+                "check the credentials' product profile / the inlet's org"
+            )
+        if action is Action.MISCONFIGURED:
+            raise FatalError(
+                f"DCS answered {answer.status} for {sink.url(self.route)}: check aep.inlet_url"
+                + (" and aep.sync_validation (not supported in every region)" if answer.status == 501 else "")
+            )
+        detail = f"HTTP {answer.status}: {sink.scrub(problem_message(answer.body, answer.status))}"
+        return self.retry(chunk, retry_cause(answer.status), answer.status, answer.retry_after, detail)
+
+    def settle(self, chunk: _Chunk, answer: _Answer) -> list[_Chunk]:
+        if self.sink.single:
+            entry = parse_single(answer.body)
+            if entry is None:
+                return self.unreadable(chunk, answer, "body is not a JSON object")
+            self.outcomes[chunk.indices[0]] = Accepted(entry.xaction_id)
+            return []
+        parsed = parse_batch(answer.body, len(chunk.indices))
+        if parsed.entries is None:
+            return self.unreadable(chunk, answer, parsed.problem or "unreadable")
+        again: list[int] = []
+        for index, entry in zip(chunk.indices, parsed.entries, strict=True):
+            verdict = entry.verdict
+            if verdict is Verdict.ACCEPTED:
+                self.outcomes[index] = Accepted(entry.xaction_id)
+            elif verdict is Verdict.REJECTED:
+                message = entry.message or f"DCS rejected the message with status {entry.status}"
+                self.outcomes[index] = RejectedError("aep-rejected", message, http_status=entry.status)
+            else:
+                again.append(index)
+        if not again:
+            return []
+        retry = _Chunk(again, chunk.failures, auth_retried=chunk.auth_retried)
+        return self.retry(retry, "entry-5xx", answer.status, answer.retry_after, f"{len(again)} entries failed")
+
+    def unreadable(self, chunk: _Chunk, answer: _Answer, problem: str) -> list[_Chunk]:
+        log.warning(
+            "dcs_unreadable_response",
+            status=answer.status,
+            problem=problem,
+            records=len(chunk.indices),
+            request_id=answer.request_id,
+        )
+        return self.retry(chunk, "bad-response", answer.status, answer.retry_after, problem)
+
+    def halve(self, chunk: _Chunk, answer: _Answer, reason: str) -> list[_Chunk]:
+        if len(chunk.indices) == 1:
+            message = self.sink.scrub(problem_message(answer.body, answer.status))
+            self.outcomes[chunk.indices[0]] = RejectedError(reason, message, http_status=answer.status)
+            return []
+        mid = len(chunk.indices) // 2
+        log.debug("dcs_split", status=answer.status, records=len(chunk.indices))
+        return [
+            _Chunk(chunk.indices[:mid], chunk.failures, auth_retried=chunk.auth_retried),
+            _Chunk(chunk.indices[mid:], chunk.failures, auth_retried=chunk.auth_retried),
+        ]
+
+    def reauth(self, chunk: _Chunk, token: str | None, answer: _Answer) -> list[_Chunk]:
+        if token is None or self.sink.tokens is None:
+            raise FatalError(
+                f"DCS answered 401 for inlet {self.route.inlet_url}: the inlet requires authentication; "
+                "enable aep.auth with OAuth server-to-server credentials"
+            )
+        self.sink.tokens.invalidate(token)
+        if not chunk.auth_retried:
+            DCS_RETRIES.labels(cause="401").inc()
+            return [_Chunk(chunk.indices, chunk.failures, auth_retried=True)]
+        if not self.auth_failed_logged:
+            log.error(
+                "auth_failed",
+                inlet=self.route.inlet_url,
+                status=401,
+                records=len(chunk.indices),
+                detail=self.sink.scrub(problem_message(answer.body, answer.status).replace(token, "***")),
+            )
+            self.auth_failed_logged = True
+        return self.retry(chunk, "401", 401, answer.retry_after, "DCS answered 401 with a fresh token")
+
+    def retry(self, chunk: _Chunk, cause: str, status: int | None, wait: float | None, detail: str) -> list[_Chunk]:
+        """Schedule `chunk` again after a backoff, or dead-letter it once retries are exhausted (opt-in)."""
+        DCS_RETRIES.labels(cause=cause).inc()
+        failures = chunk.failures + 1
+        exhausted = failures >= self.sink.delivery.attempts_before_exhausted
+        if exhausted and cause not in _NEVER_DEAD_LETTER and self.sink.delivery.on_retries_exhausted == "dead_letter":
+            log.warning(
+                "retries_exhausted",
+                action="dead_letter",
+                records=len(chunk.indices),
+                attempts=failures,
+                cause=cause,
+                status=status,
+            )
+            message = f"DCS delivery gave up after {failures} attempts; last failure: {detail}"
+            for index in chunk.indices:
+                self.outcomes[index] = RejectedError("retries-exhausted", message, http_status=status)
+            return []
+        if exhausted and not self.exhausted_logged:
+            log.warning(
+                "retries_exhausted",
+                action="pause",
+                records=len(chunk.indices),
+                attempts=failures,
+                cause=cause,
+                status=status,
+                detail=detail,
+            )
+            self.exhausted_logged = True
+        delay = self.sink.backoff.delay(failures, wait, exhausted=exhausted)
+        log.debug("dcs_retry", cause=cause, status=status, attempt=failures, delay_ms=round(delay * 1000))
+        return [_Chunk(chunk.indices, failures, delay, chunk.auth_retried)]

@@ -1,0 +1,1 @@
+"""Benchmarks: python -m connector.bench.<name>."""
