@@ -1,0 +1,101 @@
+"""Mapping: any decoded Kafka record -> a DCS envelope holding a valid XDM Profile or ExperienceEvent.
+
+spec.py         YAML spec -> MappingSpec, collecting every problem with its key path
+expressions.py  the expression language parser (AST)
+functions.py    the function library
+compiler.py     expressions -> closures
+mapper.py       field tree -> entity builder; CompiledMapping.map (raises only MappingError)
+envelope.py     the {header, body} envelope
+xdm_schema.py   optional validation of entities against an exported XDM schema
+dataprep.py     import of an AEP Data Prep mapping set
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connector.config import AepSettings, MappingSource
+from connector.mapping.envelope import Envelope
+from connector.mapping.functions import CompileEnv
+from connector.mapping.mapper import CompiledMapping, compile_mapping
+from connector.mapping.spec import MappingSpec, parse_spec
+from connector.records import Route
+
+__all__ = ["CompiledMapping", "compile_mappings", "load_mapping_file"]
+
+
+def _route(spec: MappingSpec, aep: AepSettings) -> Route:
+    return Route(
+        inlet_url=spec.inlet_url or aep.inlet_url,
+        flow_id=spec.flow_id or aep.flow_id,
+        sandbox=aep.sandbox,
+        ims_org=aep.ims_org,
+        authenticated=aep.auth.enabled,
+        extra_headers=tuple(sorted(aep.headers.items())),
+    )
+
+
+def _load_schema(path: Path | None, problems: list[str]) -> dict[str, Any] | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        problems.append(f"xdm_schema: cannot read {path}: {exc}")
+        return None
+    if not isinstance(loaded, dict):
+        problems.append(f"xdm_schema: {path} must hold a JSON object (an exported XDM schema)")
+        return None
+    return loaded
+
+
+def compile_mappings(
+    sources: Sequence[MappingSource], aep: AepSettings, *, clock: Callable[[], float] = time.time
+) -> tuple[list[CompiledMapping], list[str]]:
+    """Parse, validate and compile every mapping; returns (compiled, problems).
+
+    `problems` lists every error, each prefixed with the mapping name and origin and naming the
+    key path; `compiled` is complete only when `problems` is empty. `clock` (epoch seconds)
+    serves now() and the future-timestamp check.
+    """
+    compiled: list[CompiledMapping] = []
+    problems: list[str] = []
+    for source in sources:
+        spec, local = parse_spec(source)
+        envelope = Envelope(
+            schema_id=spec.schema_id,
+            schema_version=spec.schema_version,
+            dataset_id=spec.dataset_id,
+            ims_org=spec.ims_org or aep.ims_org,
+            flow_id=spec.flow_id or aep.flow_id,
+            source_name=spec.source_name,
+        )
+        schema = _load_schema(spec.xdm_schema, local)
+        env = CompileEnv(lookups=spec.lookups, clock=clock)
+        mapping = compile_mapping(
+            spec=spec,
+            raw_spec=source.spec,
+            route=_route(spec, aep),
+            envelope=envelope,
+            env=env,
+            problems=local,
+            xdm_schema=schema,
+        )
+        problems.extend(f"mapping {source.name} ({source.origin}): {p}" for p in local)
+        if mapping is not None and not local:
+            compiled.append(mapping)
+    return compiled, problems
+
+
+def load_mapping_file(path: str | Path) -> MappingSource:
+    """A MappingSource from one mapping YAML file (name defaults to the file stem)."""
+    p = Path(path).resolve()
+    raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    spec = raw if isinstance(raw, dict) else {}
+    return MappingSource(str(spec.get("name") or p.stem), spec, str(p), p.parent)

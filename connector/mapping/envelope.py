@@ -1,0 +1,49 @@
+"""The DCS envelope around one XDM entity: `{header, body: {xdmMeta, xdmEntity}}` (API §1.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def content_type(schema_version: str) -> str:
+    return f"application/vnd.adobe.xed-full+json;version={schema_version}"
+
+
+class Envelope:
+    """Builds envelopes for one mapping; header parts are fixed at compile time."""
+
+    __slots__ = ("_rest", "schema_ref")
+
+    def __init__(
+        self,
+        *,
+        schema_id: str,
+        schema_version: str,
+        dataset_id: str,
+        ims_org: str | None = None,
+        flow_id: str | None = None,
+        source_name: str | None = None,
+    ) -> None:
+        self.schema_ref = {"id": schema_id, "contentType": content_type(schema_version)}
+        rest: dict[str, Any] = {}
+        if ims_org:
+            rest["imsOrgId"] = ims_org
+        rest["datasetId"] = dataset_id
+        if flow_id:
+            rest["flowId"] = flow_id
+        if source_name:
+            rest["source"] = {"name": source_name}
+        self._rest = tuple(rest.items())
+
+    def header(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schemaRef": dict(self.schema_ref)}
+        for k, v in self._rest:
+            out[k] = dict(v) if isinstance(v, dict) else v
+        return out
+
+    def wrap(self, entity: dict[str, Any]) -> dict[str, Any]:
+        """A fresh envelope (no part shared with other envelopes) around `entity`."""
+        return {
+            "header": self.header(),
+            "body": {"xdmMeta": {"schemaRef": dict(self.schema_ref)}, "xdmEntity": entity},
+        }
