@@ -1,0 +1,147 @@
+"""Avro record values: Confluent-framed (schema registry) and plain (a local .avsc writer schema).
+
+Records are read with their *writer* schema only (no reader schema): mappings refer to fields by
+name, so a field missing from an older writer version is simply absent from the decoded dict.
+Logical types arrive as Python values (datetime, date, time, Decimal, UUID); unions as the bare
+value or None; enums as str; bytes/fixed as bytes.
+
+Failure reasons, each a DecodeError (dead-letter) with the original bytes kept by the worker:
+  tombstone          the value is null
+  empty-value        the value has 0 bytes
+  not-avro-framed    no magic byte 0, or shorter than the 5-byte header
+  unknown-schema-id  the registry has no schema with the framed id (HTTP 404)
+  corrupt-avro       truncated, garbage, or trailing bytes after one record
+A registry that cannot be reached raises RetriableError (never dead-lettered).
+"""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import orjson
+from fastavro.schema import SchemaParseException, UnknownType
+
+from connector.errors import DecodeError
+from connector.records import SourceRecord
+from connector.serde.registry import ParsedSchema, SchemaLookup
+
+MAGIC = 0
+HEADER_SIZE = 5
+_reader = fastavro.schemaless_reader
+
+
+def read_exact(data: bytes, offset: int, schema: ParsedSchema, what: str, source: int | str) -> Any:
+    """Decode one Avro datum from `data[offset:]`; every byte must belong to it.
+
+    `source` names the writer schema in messages: a registry schema id or a description.
+    """
+    fo = BytesIO(data)
+    if offset:
+        fo.seek(offset)
+    try:
+        value = _reader(fo, schema, None, False)
+    except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, OverflowError, ...
+        raise DecodeError(
+            "corrupt-avro", f"record {what} is not valid Avro for {_describe(source)}: {type(exc).__name__}: {exc}"
+        ) from None
+    end = fo.tell()
+    if end != len(data):
+        raise DecodeError(
+            "corrupt-avro",
+            f"record {what} has {len(data) - end} trailing bytes after the Avro datum for {_describe(source)}",
+        )
+    return value
+
+
+def _describe(source: int | str) -> str:
+    return f"schema id {source}" if isinstance(source, int) else source
+
+
+def _check_present(data: bytes | None, what: str) -> bytes:
+    if data is None:
+        raise DecodeError("tombstone", f"record {what} is null (tombstone); there is nothing to send")
+    if not data:
+        raise DecodeError("empty-value", f"record {what} is empty (0 bytes)")
+    return data
+
+
+def decode_framed(data: bytes | None, lookup: SchemaLookup, what: str = "value") -> Any:
+    """Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro binary."""
+    data = _check_present(data, what)
+    if len(data) < HEADER_SIZE or data[0] != MAGIC:
+        raise DecodeError(
+            "not-avro-framed",
+            f"record {what} is not in the Confluent Avro wire format (magic byte 0 + 4-byte schema id); "
+            f"it starts with {data[:HEADER_SIZE].hex()} ({len(data)} bytes)",
+        )
+    schema_id = int.from_bytes(data[1:HEADER_SIZE], "big")
+    schema = lookup(schema_id)
+    return read_exact(data, HEADER_SIZE, schema, what, schema_id)
+
+
+class AvroDeserializer:
+    """Confluent-framed Avro values, writer schemas from a schema registry (cached per id)."""
+
+    __slots__ = ("_lookup", "_schemas")
+
+    def __init__(self, lookup: SchemaLookup) -> None:
+        self._lookup = lookup
+        self._schemas: dict[int, ParsedSchema] = {}
+
+    def __call__(self, record: SourceRecord) -> Any:
+        data = record.value
+        if not data or len(data) < HEADER_SIZE or data[0] != MAGIC:
+            return decode_framed(data, self._lookup)  # raises the precise reason
+        schema_id = int.from_bytes(data[1:HEADER_SIZE], "big")
+        schema = self._schemas.get(schema_id)
+        if schema is None:
+            schema = self._schemas[schema_id] = self._lookup(schema_id)
+        return read_exact(data, HEADER_SIZE, schema, "value", schema_id)
+
+
+def load_schema_file(path: Path) -> ParsedSchema:
+    """Parse an .avsc file; ValueError names the file and the problem."""
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read Avro schema {path}: {exc.strerror or exc}") from None
+    try:
+        return fastavro.parse_schema(orjson.loads(text))
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"Avro schema {path} is not valid JSON: {exc}") from None
+    except (SchemaParseException, UnknownType, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ValueError(f"Avro schema {path} is not a valid Avro schema: {type(exc).__name__}: {exc}") from None
+
+
+def schema_name(schema: ParsedSchema) -> str:
+    if isinstance(schema, dict):
+        return str(schema.get("name") or schema.get("type"))
+    return str(schema) if isinstance(schema, str) else "union"
+
+
+class PlainAvroDeserializer:
+    """Schemaless Avro values (no framing) written with one known writer schema."""
+
+    __slots__ = ("_desc", "_schema")
+
+    def __init__(self, schema: ParsedSchema, origin: str = "the local schema") -> None:
+        self._schema = schema
+        self._desc = origin
+
+    @classmethod
+    def from_file(cls, path: Path) -> PlainAvroDeserializer:
+        schema = load_schema_file(path)
+        return cls(schema, f"{path.name} ({schema_name(schema)})")
+
+    def __call__(self, record: SourceRecord) -> Any:
+        data = _check_present(record.value, "value")
+        try:
+            return read_exact(data, 0, self._schema, "value", self._desc)
+        except DecodeError as exc:
+            if len(data) >= HEADER_SIZE and data[0] == MAGIC:
+                hint = f"; it looks Confluent-framed (schema id {int.from_bytes(data[1:5], 'big')}): use format: avro"
+                raise DecodeError(exc.reason, exc.message + hint) from None
+            raise
