@@ -102,7 +102,9 @@ class AepSettings:
 @dataclass(frozen=True, slots=True)
 class DeadLetterSettings:
     topic: str
-    include_error_body: bool = True
+    create: bool = True
+    partitions: int = 3
+    replication_factor: int = -1  # -1: the broker's default.replication.factor
 
 
 @dataclass(frozen=True, slots=True)
@@ -512,7 +514,12 @@ def parse_settings(
     kafka = _kafka(root)
     aep = _aep(root)
     dl = root.section("dead_letter")
-    dead_letter = DeadLetterSettings(dl.text("topic", required=True) or "", dl.flag("include_error_body", True))
+    dead_letter = DeadLetterSettings(
+        dl.text("topic", required=True) or "",
+        dl.flag("create", True),
+        dl.integer("partitions", 3, minimum=1),
+        dl.integer("replication_factor", -1, minimum=-1),
+    )
     dl.finish()
     if dead_letter.topic and dead_letter.topic in kafka.topics:
         problems.append("dead_letter.topic: must not be one of kafka.topics (records would loop)")

@@ -1,0 +1,99 @@
+"""Wiring: Settings -> the concrete pipeline. The one place that knows every adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connector.config import Settings
+from connector.errors import ConfigError
+from connector.interfaces import Clock, DeadLetters, RecordSource, Sink
+from connector.routing import Pipeline, Router
+from connector.worker import Worker, WorkerOptions
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything compiled from the config before any connection is made."""
+
+    settings: Settings
+    router: Router
+    mappings: Sequence[Any]
+
+
+def compile_plan(settings: Settings) -> Plan:
+    """Compile mappings and build decoders; raise ConfigError listing every problem."""
+    from connector.mapping import compile_mappings
+    from connector.serde.factory import build_deserializers
+
+    compiled, problems = compile_mappings(settings.mappings, settings.aep)
+    deserializers, serde_problems = build_deserializers(compiled, settings)
+    problems = problems + serde_problems
+    if problems:
+        raise ConfigError(problems)
+    router = Router([(mp.topics, Pipeline(deserializers[mp.name], mp)) for mp in compiled])
+    return Plan(settings, router, compiled)
+
+
+def build_worker(
+    plan: Plan,
+    *,
+    source: RecordSource | None = None,
+    sink: Sink | None = None,
+    dead_letters: DeadLetters | None = None,
+    clock: Clock | None = None,
+    options: WorkerOptions | None = None,
+) -> Worker:
+    from connector.clock import SystemClock
+    from connector.kafka.dead_letter import KafkaDeadLetters
+    from connector.kafka.source import KafkaSource
+
+    s = plan.settings
+    if dead_letters is None:
+        from connector.kafka.admin import ensure_dead_letter_topic
+
+        ensure_dead_letter_topic(s.kafka, s.dead_letter)
+    return Worker(
+        source=source or KafkaSource(s.kafka),
+        router=plan.router,
+        sink=sink or build_sink(s),
+        dead_letters=dead_letters or KafkaDeadLetters(s.kafka, s.dead_letter.topic),
+        batching=s.batching,
+        clock=clock or SystemClock(),
+        options=options,
+    )
+
+
+def build_sink(settings: Settings) -> Sink:
+    """The DCS sink; with auth enabled, fetches a token first so wrong credentials fail at start."""
+    from connector.aep.dcs import DcsSink
+    from connector.aep.ims import TokenProvider
+    from connector.aep.transport import make_session
+
+    aep = settings.aep
+    tokens = None
+    if aep.auth.enabled:
+        tokens = TokenProvider(aep.auth, make_session(aep.transport))
+        tokens.check()
+    return DcsSink(aep, settings.delivery, tokens=tokens)
+
+
+class Services:
+    """Background services next to the worker (metrics and health HTTP, lag refresher)."""
+
+    def __init__(self, closers: Sequence[Any] = ()) -> None:
+        self._closers = list(closers)
+
+    def close(self) -> None:
+        for c in reversed(self._closers):
+            c()
+
+
+def start_services(plan: Plan, worker: Worker) -> Services:
+    port = plan.settings.observability.metrics_port
+    if port is None:
+        return Services()
+    from connector.observability.server import start_observability
+
+    return Services([start_observability(plan.settings, worker)])

@@ -1,0 +1,1 @@
+"""Kafka adapters: the consumer-group source and the dead-letter producer."""

@@ -1,0 +1,41 @@
+"""Start-up checks against the cluster: the dead-letter topic must exist before anything needs it."""
+
+from __future__ import annotations
+
+import structlog
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from connector.config import DeadLetterSettings, KafkaSettings
+from connector.errors import FatalError
+
+log = structlog.get_logger(__name__)
+
+
+def ensure_dead_letter_topic(kafka: KafkaSettings, dead_letter: DeadLetterSettings, timeout: float = 30.0) -> None:
+    """Create the dead-letter topic when missing (like Kafka Connect), or fail with a clear message.
+
+    Without it, every dead-letter write would be retried forever and the partitions would stall.
+    """
+    conf = {k: v for k, v in kafka.producer.items() if k.startswith(("security.", "sasl.", "ssl."))}
+    admin = AdminClient({**conf, "bootstrap.servers": kafka.bootstrap_servers})
+    topic = dead_letter.topic
+    try:
+        meta = admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise FatalError(f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}") from None
+    if topic in meta.topics and meta.topics[topic].error is None:
+        return
+    if not dead_letter.create:
+        raise FatalError(f"dead-letter topic {topic!r} does not exist (dead_letter.create is false): create it first")
+    futures = admin.create_topics(
+        [NewTopic(topic, dead_letter.partitions, dead_letter.replication_factor)], operation_timeout=timeout
+    )
+    try:
+        futures[topic].result(timeout)
+    except TimeoutError:
+        raise FatalError(f"dead-letter topic {topic!r} is missing and creating it timed out") from None
+    except KafkaException as exc:
+        if "TOPIC_ALREADY_EXISTS" not in str(exc):
+            raise FatalError(f"dead-letter topic {topic!r} is missing and could not be created: {exc}") from None
+    log.info("dead_letter_topic_created", topic=topic, partitions=dead_letter.partitions)

@@ -1,0 +1,42 @@
+"""librdkafka settings: user passthrough, with the connector's invariants pinned last."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.config import KafkaSettings
+
+
+def consumer_config(kafka: KafkaSettings) -> dict[str, Any]:
+    conf: dict[str, Any] = {
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 45_000,
+        "max.poll.interval.ms": 300_000,
+        "queued.max.messages.kbytes": 65_536,
+        "log_level": 4,  # librdkafka's own stderr lines: warnings and worse
+    }
+    conf.update(kafka.consumer)
+    conf.update(
+        {
+            "bootstrap.servers": kafka.bootstrap_servers,
+            "group.id": kafka.group_id,
+            # Offsets are committed explicitly, only for records whose outcome is final.
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+        }
+    )
+    return conf
+
+
+def dead_letter_producer_config(kafka: KafkaSettings) -> dict[str, Any]:
+    conf: dict[str, Any] = {"linger.ms": 20, "compression.type": "lz4", "log_level": 4}
+    conf.update(kafka.producer)
+    conf.update(
+        {
+            "bootstrap.servers": kafka.bootstrap_servers,
+            # A dead-letter write counts as final only once every in-sync replica has it.
+            "acks": "all",
+            "enable.idempotence": True,
+        }
+    )
+    return conf

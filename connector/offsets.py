@@ -1,0 +1,76 @@
+"""Per-partition tracking of which consumed records are final, and the contiguous commit watermark.
+
+A record is *final* when DCS accepted it or the dead-letter topic acknowledged it. Only the
+contiguous prefix of final records of a partition may be committed: the committed offset is the
+`next_offset` of the last record of that prefix. Offsets need not be dense (compaction,
+transaction markers), so the tracker keeps the offsets it actually saw.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from connector.records import TopicPartition
+
+
+@dataclass(slots=True)
+class _PartitionState:
+    pending: deque[int] = field(default_factory=deque)  # offsets in consumption order
+    done: set[int] = field(default_factory=set)  # final, but not yet at the head of `pending`
+    committable: int | None = None  # next offset to commit, or None if nothing new
+    committed: int | None = None  # last offset handed to commit()
+
+
+class OffsetTracker:
+    """Owned by the worker's loop thread; not thread-safe by design."""
+
+    def __init__(self) -> None:
+        self._parts: dict[TopicPartition, _PartitionState] = {}
+
+    def track(self, tp: TopicPartition, offset: int) -> None:
+        """Record that `offset` was consumed and is not final yet."""
+        state = self._parts.get(tp)
+        if state is None:
+            state = self._parts[tp] = _PartitionState()
+        if state.pending and offset <= state.pending[-1]:
+            raise ValueError(f"offset {offset} of {tp} consumed out of order after {state.pending[-1]}")
+        state.pending.append(offset)
+
+    def complete(self, tp: TopicPartition, offset: int) -> None:
+        """Mark a tracked record final; advances the watermark if it closes a gap."""
+        state = self._parts.get(tp)
+        if state is None:
+            return  # partition was revoked meanwhile; its records belong to another worker now
+        if state.pending and state.pending[0] == offset:
+            state.pending.popleft()
+            last = offset
+            while state.pending and state.pending[0] in state.done:
+                last = state.pending.popleft()
+                state.done.discard(last)
+            state.committable = last + 1
+        elif state.pending and state.pending[0] < offset <= state.pending[-1]:
+            state.done.add(offset)
+
+    def take_commits(self) -> dict[TopicPartition, int]:
+        """Offsets to commit now (only partitions whose watermark moved since the last call)."""
+        out: dict[TopicPartition, int] = {}
+        for tp, state in self._parts.items():
+            if state.committable is not None and state.committable != state.committed:
+                out[tp] = state.committable
+                state.committed = state.committable
+        return out
+
+    def unfinished(self, tp: TopicPartition | None = None) -> int:
+        """Records consumed and not yet final (for one partition or all)."""
+        if tp is not None:
+            state = self._parts.get(tp)
+            return len(state.pending) if state else 0
+        return sum(len(s.pending) for s in self._parts.values())
+
+    def forget(self, tp: TopicPartition) -> None:
+        """Drop a revoked partition; late completions for it are ignored."""
+        self._parts.pop(tp, None)
+
+    def partitions(self) -> list[TopicPartition]:
+        return list(self._parts)
