@@ -1,0 +1,28 @@
+"""`aep-connector demo` runs the whole pipeline on embedded defaults and prints its summary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_demo_exits_0_with_a_summary() -> None:
+    """The demo delivers the samples, dead-letters each broken record with its reason, and shows a profile."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "connector", "demo", "--timeout", "90"],
+        capture_output=True, text=True, timeout=180, cwd=REPO, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "delivered   85 records accepted by AEP" in out
+    assert "dead-letter 6 records" in out
+    for reason in ("invalid-json", "tombstone", "corrupt-avro", "future-timestamp", "missing-identity", "aep-rejected"):
+        assert f"- {reason}" in out, reason
+    assert '"loyaltyID": "fstarr7@answers.com"' in out
+    assert "middleName" not in out, "empty values never reach AEP"
