@@ -59,7 +59,7 @@ class EmulatorApp:
     # routing --------------------------------------------------------------------------------
     def handle(self, req: Request) -> Response:
         path = req.path
-        decision = self.faults.decide(path)
+        decision = self.faults.decide(path, req.body)
         inlet_id = _inlet_of(path)
         response: Response | None = None
         if decision.rule is not None:

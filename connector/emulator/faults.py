@@ -11,7 +11,9 @@ Rule JSON (`POST /emulator/faults`, or `--fault` on the command line):
         {"kind": "expire_tokens", "rate": 0.01}]}
 
 Each matching request draws one number per rate rule from `random.Random(seed)`, so a seed
-gives the same sequence of faults for the same sequence of requests. `sequence` fires on the
+gives the same sequence of faults for the same sequence of requests. `"body_contains": "text"`
+restricts a rule to requests whose body contains the text (e.g. a whole-batch 400 caused by one
+poisoned record). `sequence` fires on the
 n-th matching request when `sequence[n]` is true (then never again, unless `"repeat": true`).
 Latency delays and the request goes on; the first status/reset/expire_tokens rule that fires
 decides the outcome. `paths` are path prefixes (default: the DCS paths), per rule or global.
@@ -47,6 +49,7 @@ class FaultRule:
     sequence: tuple[bool, ...] | None = None
     repeat: bool = False
     paths: tuple[str, ...] | None = None
+    body_contains: str | None = None  # the rule only applies to requests whose body contains this text
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FaultRule:
@@ -70,6 +73,7 @@ class FaultRule:
             sequence=tuple(bool(x) for x in seq) if seq is not None else None,
             repeat=bool(data.get("repeat", False)),
             paths=tuple(str(p) for p in paths) if paths else None,
+            body_contains=str(data["body_contains"]) if data.get("body_contains") else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -86,6 +90,8 @@ class FaultRule:
             out["ms"] = self.ms
         if self.paths:
             out["paths"] = list(self.paths)
+        if self.body_contains:
+            out["body_contains"] = self.body_contains
         return out
 
     @property
@@ -147,7 +153,7 @@ class FaultInjector:
     def describe(self) -> dict[str, Any]:
         return {"seed": self.seed, "paths": list(self.paths), "rules": [r.to_json() for r in self.rules]}
 
-    def decide(self, path: str) -> FaultDecision:
+    def decide(self, path: str, body: bytes = b"") -> FaultDecision:
         if not self.rules:
             return _NO_FAULT
         delay = 0.0
@@ -155,6 +161,8 @@ class FaultInjector:
         with self._lock:
             for i, rule in enumerate(self.rules):
                 if not path.startswith(rule.paths or self.paths):
+                    continue
+                if rule.body_contains is not None and rule.body_contains.encode() not in body:
                     continue
                 if rule.sequence is not None:
                     n = self._counts[i]

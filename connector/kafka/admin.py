@@ -10,6 +10,8 @@ from connector.config import DeadLetterSettings, KafkaSettings
 from connector.errors import FatalError
 
 log = structlog.get_logger(__name__)
+# Records DCS refuses as too large (> 1 MB) are dead-lettered whole, so the topic takes up to 16 MiB.
+DLQ_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 def ensure_dead_letter_topic(kafka: KafkaSettings, dead_letter: DeadLetterSettings, timeout: float = 30.0) -> None:
@@ -29,7 +31,15 @@ def ensure_dead_letter_topic(kafka: KafkaSettings, dead_letter: DeadLetterSettin
     if not dead_letter.create:
         raise FatalError(f"dead-letter topic {topic!r} does not exist (dead_letter.create is false): create it first")
     futures = admin.create_topics(
-        [NewTopic(topic, dead_letter.partitions, dead_letter.replication_factor)], operation_timeout=timeout
+        [
+            NewTopic(
+                topic,
+                dead_letter.partitions,
+                dead_letter.replication_factor,
+                config={"max.message.bytes": str(DLQ_MAX_MESSAGE_BYTES)},
+            )
+        ],
+        operation_timeout=timeout,
     )
     try:
         futures[topic].result(timeout)

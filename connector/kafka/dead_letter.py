@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from connector.config import KafkaSettings
 from connector.errors import RecordError
@@ -86,6 +86,11 @@ class KafkaDeadLetters:
                 return
             except BufferError:
                 self._producer.poll(0.1)
+            except KafkaException as exc:
+                # e.g. MSG_SIZE_TOO_LARGE: never drop, never crash; the partition waits and the log says why.
+                log.error("dead_letter_write_refused", error=str(exc), topic=record.topic, offset=record.offset)
+                self._retry.append((time.monotonic() + 5.0, record, error, mapping, on_written))
+                return
 
     def poll(self) -> None:
         self._producer.poll(0)

@@ -29,7 +29,13 @@ def consumer_config(kafka: KafkaSettings) -> dict[str, Any]:
 
 
 def dead_letter_producer_config(kafka: KafkaSettings) -> dict[str, Any]:
-    conf: dict[str, Any] = {"linger.ms": 20, "compression.type": "lz4", "log_level": 4}
+    conf: dict[str, Any] = {
+        "linger.ms": 20,
+        "compression.type": "lz4",
+        "log_level": 4,
+        # A record too large for AEP must still fit in the dead-letter topic (see admin.DLQ_MAX_MESSAGE_BYTES).
+        "message.max.bytes": 16 * 1024 * 1024,
+    }
     conf.update(kafka.producer)
     conf.update(
         {

@@ -6,11 +6,12 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import orjson
 import pytest
 
-from connector.emulator import DEFAULT_ORG, EmulatorServer
+from connector.emulator import DEFAULT_ORG, EmulatorOptions, EmulatorServer
 from connector.emulator.tutorial import platform_session, provision
 from connector.kafka.dead_letter import (
     H_CLASS,
@@ -106,10 +107,19 @@ def test_rejected_and_undecodable_records_are_dead_lettered_with_original_bytes(
     assert len(result.delivered) == 201
 
 
+@pytest.mark.parametrize("shape", ["statusCode", "status"])
 def test_per_message_207_rejections_are_dead_lettered_and_siblings_delivered(
-    kafka_bootstrap: str, unique_name: str, emulator: EmulatorServer, tmp_path: Path
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path, shape: Literal["statusCode", "status"]
 ) -> None:
-    """Messages DCS rejects inside a 207 go to the DLQ with AEP's message; their siblings are delivered."""
+    """DCS's 207 rejections (either failure shape) go to the DLQ with AEP's message; siblings delivered once."""
+    emulator = EmulatorServer(port=0, store="memory", options=EmulatorOptions(failure_shape=shape)).start()
+    try:
+        _typed_rejections(kafka_bootstrap, unique_name, emulator, tmp_path)
+    finally:
+        emulator.stop()
+
+
+def _typed_rejections(kafka_bootstrap: str, unique_name: str, emulator: EmulatorServer, tmp_path: Path) -> None:
     p = provision(emulator, platform_session(emulator))
     topic, dlq = topics_for(kafka_bootstrap, unique_name, partitions=2)
     rows = [{"n": i, "email": f"u{i}@example.com", "points": i, "ts": "2024-05-01T10:00:00Z"} for i in range(300)]
@@ -145,6 +155,7 @@ def test_per_message_207_rejections_are_dead_lettered_and_siblings_delivered(
         coord = f"{topic}/{int(h[H_PARTITION])}/{int(h[H_OFFSET])}"
         assert coord not in delivered
     assert len(delivered) + len(dead) == 300
+    assert len(emulator.store.records(p.event_dataset)) == 297, "each sibling delivered exactly once"
 
 
 def test_kill_9_mid_run_then_restart_loses_nothing(
