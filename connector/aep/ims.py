@@ -13,7 +13,7 @@ from connector.clock import SystemClock
 from connector.config import AuthSettings
 from connector.errors import FatalError, RetriableError, RetryAfterError
 from connector.interfaces import Clock
-from connector.observability.logging import redact_text
+from connector.observability.logging import redact_text, register_secret
 from connector.observability.metrics import TOKEN_REFRESHES
 
 log = structlog.get_logger(__name__)
@@ -118,6 +118,7 @@ class TokenProvider:
                 f"IMS at {self._auth.token_url} is unreachable: {type(exc).__name__}: {self._scrub(str(exc))}"
             ) from None
         token, expires_in = self._read(response)
+        register_secret(token)  # the log redaction processor masks it wherever it might appear
         with self._state_lock:
             self._token = token
             self._expires_at = started + expires_in

@@ -21,9 +21,10 @@ def main(args: argparse.Namespace) -> int:
 
     from connector.app import build_worker, compile_plan, start_services
     from connector.config import load_settings
-    from connector.observability.logging import configure_logging
+    from connector.observability.logging import configure_logging, register_settings_secrets
 
     settings = load_settings(args.config)
+    register_settings_secrets(settings)
     configure_logging(settings.observability.log_format, settings.observability.log_level)
     plan = compile_plan(settings)
     worker = build_worker(plan)

@@ -1,0 +1,60 @@
+"""`aep-connector provision -c FILE --name NAME --dataset-id ID --schema-id ID`: the Flow Service setup."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from connector.commands._common import add_config_arg
+
+NAME = "provision"
+HELP = "create (or reuse, by name) the streaming connection, source, data lake target and dataflow in AEP"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arg(parser)
+    parser.add_argument("--name", required=True, help="name of the streaming connection (resources derive from it)")
+    parser.add_argument("--dataset-id", required=True, help="the target dataset (Catalog id)")
+    parser.add_argument("--schema-id", required=True, help="the dataset's XDM schema $id")
+    parser.add_argument("--authenticated", action="store_true", help="require IMS tokens on the inlet")
+    parser.add_argument("--data-type", choices=("xdm", "raw"), default="xdm")
+    parser.add_argument("--mapping-id", help="raw data only: the Data Prep mapping set for the dataflow")
+    parser.add_argument("--write", action="store_true", help="write aep.inlet_url and aep.flow_id into the config")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from connector.config import load_settings
+    from connector.errors import RetriableError
+    from connector.observability.logging import configure_logging
+    from connector.ops.platform import PlatformClient
+    from connector.ops.provision import Provisioner, ProvisionRequest, config_snippet, update_config_text
+
+    settings = load_settings(args.config)
+    configure_logging(settings.observability.log_format, "warning")
+    request = ProvisionRequest(
+        name=args.name,
+        dataset_id=args.dataset_id,
+        schema_id=args.schema_id,
+        authenticated=args.authenticated,
+        data_type=args.data_type,
+        mapping_id=args.mapping_id,
+    )
+    try:
+        result = Provisioner(PlatformClient(settings.aep)).run(request)
+    except RetriableError as exc:
+        print(f"error (try again): {exc}", file=sys.stderr)
+        return 1
+    created = ", ".join(result.created) or "nothing"
+    reused = ", ".join(result.reused) or "nothing"
+    print(f"created: {created}; reused: {reused}", file=sys.stderr)
+    if args.write:
+        path = Path(args.config)
+        path.write_text(update_config_text(path.read_text(encoding="utf-8"), result.inlet_url, result.flow_id))
+        print(f"{path}: aep.inlet_url and aep.flow_id updated", file=sys.stderr)
+    else:
+        print(config_snippet(result), end="")
+    if args.authenticated and not settings.aep.auth.enabled:
+        print("note: the inlet requires tokens: set aep.auth.enabled: true", file=sys.stderr)
+    return 0

@@ -1,0 +1,1 @@
+"""Operator tools: consumer lag, Flow Service provisioning, profile lookup, dead-letter replay."""

@@ -1,0 +1,149 @@
+"""Consumer lag of a group: per partition (topic, partition, committed, end, lag).
+
+Shared by the lag gauges (connector.observability.lag) and `aep-connector lag`. Read with an
+AdminClient, so nothing joins the group: its committed offsets
+(`list_consumer_group_offsets`), the topics' log-end offsets (`list_offsets` latest) and, for
+partitions without a commit, their log-start offsets (a group with `auto.offset.reset=earliest`
+will read from there, so that is its lag).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
+from confluent_kafka import TopicPartition as KafkaTP
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._listoffsets import OffsetSpec  # confluent_kafka.admin re-exports it untyped
+
+from connector.config import KafkaSettings
+from connector.errors import RetriableError
+from connector.ops.clients import connection_config
+
+Key = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class LagRow:
+    topic: str
+    partition: int
+    committed: int | None  # None: the group never committed this partition
+    end: int
+    lag: int
+
+
+def resolve_topics(patterns: Iterable[str], available: Iterable[str]) -> list[str]:
+    """Topic names for config entries: a name as is, a ^regex matched in full against `available`."""
+    names = set(available)
+    out: set[str] = set()
+    for pattern in patterns:
+        if pattern.startswith("^"):
+            rx = re.compile(pattern)
+            out.update(n for n in names if rx.fullmatch(n) and not n.startswith("__"))
+        else:
+            out.add(pattern)
+    return sorted(out)
+
+
+def compute_rows(
+    partitions: Mapping[str, Sequence[int]],
+    committed: Mapping[Key, int],
+    end: Mapping[Key, int],
+    start: Mapping[Key, int],
+) -> list[LagRow]:
+    """One row per partition; lag counts from the commit, or from the log start without one."""
+    rows: list[LagRow] = []
+    for topic in sorted(partitions):
+        for p in sorted(partitions[topic]):
+            key = (topic, p)
+            if key not in end:
+                continue
+            high = end[key]
+            done = committed.get(key)
+            base = done if done is not None else start.get(key, 0)
+            rows.append(LagRow(topic, p, done, high, max(0, high - base)))
+    return rows
+
+
+def total_lag(rows: Iterable[LagRow]) -> int:
+    return sum(r.lag for r in rows)
+
+
+class LagReader:
+    """Reads a group's lag; one AdminClient, reused across calls (thread-compatible, not shared)."""
+
+    def __init__(self, admin_config: Mapping[str, Any], timeout_s: float = 10.0, admin: Any = None) -> None:
+        self._admin = admin if admin is not None else AdminClient(dict(admin_config), logger=None)
+        self._timeout = timeout_s
+
+    @classmethod
+    def for_kafka(cls, kafka: KafkaSettings, timeout_s: float = 10.0) -> LagReader:
+        return cls(connection_config(kafka), timeout_s)
+
+    def rows(self, group: str, topics: Iterable[str] = ()) -> list[LagRow]:
+        """Lag of `group` on the partitions it committed plus every partition of `topics` (names or ^regexes)."""
+        try:
+            available = self._partitions()
+            committed = self._committed(group)
+            wanted = {t for t, _ in committed} | set(resolve_topics(topics, available))
+            parts = {t: available[t] for t in wanted if t in available}
+            keys = [(t, p) for t, ps in parts.items() for p in ps]
+            end = self._offsets(keys, OffsetSpec.latest())  # type: ignore[no-untyped-call]
+            start = self._offsets([k for k in keys if k not in committed], OffsetSpec.earliest())  # type: ignore[no-untyped-call]
+        except KafkaException as exc:
+            raise RetriableError(f"cannot read the lag of group {group!r}: {exc}") from None
+        return compute_rows(parts, committed, end, start)
+
+    def _partitions(self) -> dict[str, list[int]]:
+        meta = self._admin.list_topics(timeout=self._timeout)
+        return {
+            name: sorted(t.partitions)
+            for name, t in meta.topics.items()
+            if t.error is None and not name.startswith("__")
+        }
+
+    def _committed(self, group: str) -> dict[Key, int]:
+        futures = self._admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group)], request_timeout=self._timeout
+        )
+        result = futures[group].result(timeout=self._timeout)
+        return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0}
+
+    def _offsets(self, keys: Sequence[Key], spec: OffsetSpec) -> dict[Key, int]:
+        if not keys:
+            return {}
+        request = {KafkaTP(t, p): spec for t, p in keys}
+        futures = self._admin.list_offsets(request, request_timeout=self._timeout)
+        return {(tp.topic, tp.partition): f.result(timeout=self._timeout).offset for tp, f in futures.items()}
+
+
+def format_table(group: str, rows: Sequence[LagRow]) -> str:
+    """A fixed-width table with a total line, for the terminal."""
+    header = ("TOPIC", "PARTITION", "COMMITTED", "END", "LAG")
+    body = [
+        (r.topic, str(r.partition), "-" if r.committed is None else str(r.committed), str(r.end), str(r.lag))
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        return "  ".join([first, *(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))])
+
+    out = [f"group {group}", line(header), *(line(b) for b in body)]
+    out.append(f"total lag {total_lag(rows)} over {len(rows)} partition(s)")
+    return "\n".join(out)
+
+
+def as_json(group: str, rows: Sequence[LagRow]) -> dict[str, Any]:
+    return {
+        "group": group,
+        "total_lag": total_lag(rows),
+        "partitions": [
+            {"topic": r.topic, "partition": r.partition, "committed": r.committed, "end": r.end, "lag": r.lag}
+            for r in rows
+        ],
+    }
