@@ -1,20 +1,24 @@
 """Consumer lag of a group: per partition (topic, partition, committed, end, lag).
 
-Shared by the lag gauges (connector.observability.lag) and `aep-connector lag`. Read with an
-AdminClient, so nothing joins the group: its committed offsets
-(`list_consumer_group_offsets`), the topics' log-end offsets (`list_offsets` latest) and, for
-partitions without a commit, their log-start offsets (a group with `auto.offset.reset=earliest`
-will read from there, so that is its lag).
+Shared by the lag gauges (connector.observability.lag) and `aep-connector lag`. Nothing joins
+the group: the committed offsets are read with a Consumer that carries the group id but never
+subscribes (`committed()`), the topics' log-end offsets with an AdminClient (`list_offsets`
+latest) and, for partitions without a commit, their log-start offsets (a group with
+`auto.offset.reset=earliest` will read from there, so that is its lag).
+
+Not AdminClient.list_consumer_group_offsets: librdkafka dereferences a NULL consumer group
+when that call meets NOT_COORDINATOR (librdkafka issue #5040), which a fresh broker answers while
+__consumer_offsets loads, and the whole process dies with SIGSEGV.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka import TopicPartition as KafkaTP
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._listoffsets import OffsetSpec  # confluent_kafka.admin re-exports it untyped
@@ -24,6 +28,7 @@ from connector.errors import RetriableError
 from connector.ops.clients import connection_config
 
 Key = tuple[str, int]
+CommittedReader = Callable[[str, Sequence[Key]], dict[Key, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,25 +77,60 @@ def total_lag(rows: Iterable[LagRow]) -> int:
     return sum(r.lag for r in rows)
 
 
-class LagReader:
-    """Reads a group's lag; one AdminClient, reused across calls (thread-compatible, not shared)."""
+class ConsumerCommitted:
+    """A group's committed offsets through a Consumer with that group id that never subscribes."""
 
-    def __init__(self, admin_config: Mapping[str, Any], timeout_s: float = 10.0, admin: Any = None) -> None:
+    def __init__(self, config: Mapping[str, Any], timeout_s: float) -> None:
+        self._config = dict(config)
+        self._timeout = timeout_s
+        self._consumers: dict[str, Any] = {}
+
+    def __call__(self, group: str, keys: Sequence[Key]) -> dict[Key, int]:
+        if not keys:
+            return {}
+        consumer = self._consumers.get(group)
+        if consumer is None:
+            conf = {**self._config, "group.id": group, "enable.auto.commit": False, "log_level": 3}
+            consumer = self._consumers[group] = Consumer(conf, logger=None)
+        parts = consumer.committed([KafkaTP(t, p) for t, p in keys], timeout=self._timeout)
+        return {(tp.topic, tp.partition): tp.offset for tp in parts if tp.error is None and tp.offset >= 0}
+
+    def close(self) -> None:
+        for consumer in self._consumers.values():
+            consumer.close()
+        self._consumers.clear()
+
+
+class LagReader:
+    """Reads a group's lag; its clients are reused across calls (thread-compatible, not shared)."""
+
+    def __init__(
+        self,
+        admin_config: Mapping[str, Any],
+        timeout_s: float = 10.0,
+        admin: Any = None,
+        committed: CommittedReader | None = None,
+    ) -> None:
         self._admin = admin if admin is not None else AdminClient(dict(admin_config), logger=None)
         self._timeout = timeout_s
+        self._committed = committed if committed is not None else ConsumerCommitted(admin_config, timeout_s)
 
     @classmethod
     def for_kafka(cls, kafka: KafkaSettings, timeout_s: float = 10.0) -> LagReader:
         return cls(connection_config(kafka), timeout_s)
 
     def rows(self, group: str, topics: Iterable[str] = ()) -> list[LagRow]:
-        """Lag of `group` on the partitions it committed plus every partition of `topics` (names or ^regexes)."""
+        """Lag of `group` on every partition of `topics` (names or ^regexes); of all topics when none given."""
         try:
             available = self._partitions()
-            committed = self._committed(group)
-            wanted = {t for t, _ in committed} | set(resolve_topics(topics, available))
+            names = list(topics)
+            wanted = set(resolve_topics(names, available)) if names else set(available)
             parts = {t: available[t] for t in wanted if t in available}
             keys = [(t, p) for t, ps in parts.items() for p in ps]
+            committed = self._committed(group, keys)
+            if not names:  # any group: only the partitions it has committed
+                keys = [k for k in keys if k in committed]
+                parts = {t: [p for p in ps if (t, p) in committed] for t, ps in parts.items()}
             end = self._offsets(keys, OffsetSpec.latest())  # type: ignore[no-untyped-call]
             start = self._offsets([k for k in keys if k not in committed], OffsetSpec.earliest())  # type: ignore[no-untyped-call]
         except KafkaException as exc:
@@ -104,13 +144,6 @@ class LagReader:
             for name, t in meta.topics.items()
             if t.error is None and not name.startswith("__")
         }
-
-    def _committed(self, group: str) -> dict[Key, int]:
-        futures = self._admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group)], request_timeout=self._timeout
-        )
-        result = futures[group].result(timeout=self._timeout)
-        return {(tp.topic, tp.partition): tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0}
 
     def _offsets(self, keys: Sequence[Key], spec: OffsetSpec) -> dict[Key, int]:
         if not keys:

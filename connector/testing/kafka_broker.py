@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 
 import structlog
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._listoffsets import OffsetSpec  # confluent_kafka.admin re-exports it untyped
 from confluent_kafka.cimpl import NewTopic
@@ -455,13 +455,15 @@ def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int
 
 def committed_offsets(bootstrap: str, group: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
     """Offsets ``group`` committed for ``topic``, by partition; partitions without a commit are left out."""
+    # Not AdminClient.list_consumer_group_offsets: it can segfault on NOT_COORDINATOR (librdkafka #5040).
     admin = _admin(bootstrap)
     wanted = [TopicPartition(topic, p) for p in _partitions(admin, topic)]
-    futures = admin.list_consumer_group_offsets(
-        [ConsumerGroupTopicPartitions(group, wanted)], request_timeout=timeout_s
-    )
-    result = futures[group].result(timeout=timeout_s)
-    return {tp.partition: tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0}
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        result = consumer.committed(wanted, timeout=timeout_s)
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in result if tp.error is None and tp.offset >= 0}
 
 
 def produce(

@@ -11,13 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import KafkaSettings
 from connector.emulator import DEFAULT_ORG
 from connector.emulator.ims import TOKENS
 from connector.emulator.server import EmulatorServer
-from connector.errors import RetriableError
-from connector.ops.clients import connection_config
-from connector.ops.lag import LagReader
 from connector.testing.kafka_broker import create_topic, produce
 from connector.testing.ports import free_port
 from tests.integration.ops.helpers import ROOT, http_get, profile_messages, wait_for, write_config
@@ -36,20 +32,6 @@ def emulator() -> Iterator[EmulatorServer]:
         yield server
     finally:
         server.stop()
-
-
-def _wait_for_group_coordinator(bootstrap: str, group: str) -> None:
-    """On a fresh broker the first group lookup creates __consumer_offsets; wait until groups are served."""
-    reader = LagReader(connection_config(KafkaSettings(bootstrap, group, ())), timeout_s=5.0)
-
-    def ready() -> bool:
-        try:
-            reader.rows(group)
-        except RetriableError:
-            return False
-        return True
-
-    wait_for(ready, 60, "the broker's group coordinator")
 
 
 def test_debug_run_logs_no_secret_or_token(
@@ -82,7 +64,6 @@ def test_debug_run_logs_no_secret_or_token(
     messages = profile_messages(30)
     messages.append((b"bad", b"{not json"))
     produce(kafka_bootstrap, topic, messages)
-    _wait_for_group_coordinator(kafka_bootstrap, f"{unique_name}-group")
     env = {**os.environ, "TEST_CLIENT_SECRET": CLIENT_SECRET, "PYTHONPATH": str(ROOT)}
     out_path, err_path = tmp_path / "stdout.log", tmp_path / "stderr.log"
     with out_path.open("w") as out_file, err_path.open("w") as err_file:

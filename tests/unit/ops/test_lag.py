@@ -30,11 +30,9 @@ class FakeAdmin:
         meta["__consumer_offsets"] = SimpleNamespace(error=None, partitions={0: None})
         return SimpleNamespace(topics=meta)
 
-    def list_consumer_group_offsets(self, request: list[Any], request_timeout: float) -> dict[str, Future[Any]]:
-        group = request[0].group_id
-        parts = [SimpleNamespace(topic=t, partition=p, offset=o) for (t, p), o in self.commits.items()]
-        parts.append(SimpleNamespace(topic="other", partition=0, offset=-1001))
-        return {group: _done(SimpleNamespace(topic_partitions=parts))}
+    def committed(self, group: str, keys: Any) -> dict[tuple[str, int], int]:
+        """The CommittedReader the LagReader is given: commits of the asked partitions only."""
+        return {k: o for k, o in self.commits.items() if k in set(keys)}
 
     def list_offsets(self, request: dict[Any, Any], request_timeout: float) -> dict[Any, Future[Any]]:
         out = {}
@@ -64,11 +62,18 @@ def test_compute_rows_never_reports_negative_lag() -> None:
     assert compute_rows({"t": [0]}, {("t", 0): 12}, {("t", 0): 10}, {})[0].lag == 0
 
 
-def test_reader_covers_committed_and_configured_topics() -> None:
-    """Rows cover the group's committed partitions plus every partition of the configured topics."""
+def test_reader_covers_every_partition_of_the_configured_topics() -> None:
+    """With topics, rows cover every partition of them, committed or not."""
     admin = FakeAdmin({"a": {0: (0, 10), 1: (4, 8)}, "b": {0: (0, 3)}, "c": {0: (0, 1)}}, {("b", 0): 1, ("a", 0): 6})
-    rows = LagReader({}, admin=admin).rows("g", ["^a$"])
-    assert rows == [LagRow("a", 0, 6, 10, 4), LagRow("a", 1, None, 8, 4), LagRow("b", 0, 1, 3, 2)]
+    rows = LagReader({}, admin=admin, committed=admin.committed).rows("g", ["^a$"])
+    assert rows == [LagRow("a", 0, 6, 10, 4), LagRow("a", 1, None, 8, 4)]
+
+
+def test_reader_of_any_group_covers_its_committed_partitions() -> None:
+    """Without topics (another group), rows cover exactly the partitions that group committed."""
+    admin = FakeAdmin({"a": {0: (0, 10), 1: (4, 8)}, "b": {0: (0, 3)}, "c": {0: (0, 1)}}, {("b", 0): 1, ("a", 0): 6})
+    rows = LagReader({}, admin=admin, committed=admin.committed).rows("g")
+    assert rows == [LagRow("a", 0, 6, 10, 4), LagRow("b", 0, 1, 3, 2)]
 
 
 def test_format_table_and_json_show_totals() -> None:
@@ -88,7 +93,7 @@ def test_monitor_publishes_gauges_and_drops_vanished_partitions() -> None:
     """Each refresh sets lag, committed and end gauges; partitions no longer present lose their series."""
     admin = FakeAdmin({"mon-a": {0: (0, 10), 1: (0, 4)}}, {("mon-a", 0): 6})
     kafka = KafkaSettings("unused:9092", "g", ("mon-a",))
-    monitor = LagMonitor(kafka, 5.0, LagReader({}, admin=admin))
+    monitor = LagMonitor(kafka, 5.0, LagReader({}, admin=admin, committed=admin.committed))
     monitor.refresh()
     assert m.CONSUMER_LAG.labels("mon-a", "0")._value.get() == 4
     assert m.COMMITTED_OFFSET.labels("mon-a", "0")._value.get() == 6
