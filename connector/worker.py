@@ -152,7 +152,14 @@ class Worker:
     def step(self) -> None:
         """One loop iteration (public so tests can drive the loop)."""
         busy = self._in_flight > 0 or any(lane.items for lane in self._lanes.values())
-        records = self._source.poll_batch(self._b.poll_batch, 0.02 if busy else 0.2)
+        n = self._b.poll_batch
+        records = self._source.poll_batch(n, 0.0)
+        if not records:
+            # consume() blocks until all n records or the timeout: wait for the first one only,
+            # then take whatever else is queued, so a trickle is not held back for the timeout.
+            records = self._source.poll_batch(1, 0.005 if busy else 0.2)
+            if records and n > 1:
+                records += self._source.poll_batch(n - 1, 0.0)
         if records:
             self._ingest_all(records)
         self._drain_results()
@@ -224,45 +231,66 @@ class Worker:
         counts: dict[str, int] = {}
         skip: set[TopicPartition] = set()
         now = self._clock.monotonic()
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            if tp in skip:
-                continue
-            counts[record.topic] = counts.get(record.topic, 0) + 1
-            if not self._ingest(record, tp, now):
-                skip.add(tp)
+        end = len(records)
+        start = 0
+        # librdkafka hands out runs of one partition's records: route each run as a unit.
+        while start < end:
+            first = records[start]
+            topic, partition = first.topic, first.partition
+            stop = start + 1
+            while stop < end and records[stop].partition == partition and records[stop].topic == topic:
+                stop += 1
+            tp = TopicPartition(topic, partition)
+            if tp not in skip:
+                taken = self._ingest(records, start, stop, tp, now)
+                counts[topic] = counts.get(topic, 0) + taken
+                if taken < stop - start:
+                    skip.add(tp)
+            start = stop
+            if self._in_flight and not self._results.empty():
+                # a lane came free while this poll was being routed: refill it now, not after the poll
+                self._drain_results()
+                self._flush_lanes(now, force=False)
         for topic, n in counts.items():
             m.RECORDS_CONSUMED.labels(topic).inc(n)
         self.status.consumed += sum(counts.values())
 
-    def _ingest(self, record: SourceRecord, tp: TopicPartition, now: float) -> bool:
-        """Route one record; False when its partition was rewound (skip the rest of this poll)."""
+    def _ingest(self, records: list[SourceRecord], start: int, stop: int, tp: TopicPartition, now: float) -> int:
+        """Route records[start:stop], all of partition `tp`; how many were consumed (fewer after a rewind)."""
         gen = self._gens.get(tp)
         if gen is None:
-            return True  # not (or no longer) ours
-        pipeline = self._router.pipeline_for(record.topic)
+            return stop - start  # not (or no longer) ours
+        pipeline = self._router.pipeline_for(tp.topic)
         name = pipeline.mapper.name if pipeline else None
-        try:
-            value = self._decode(pipeline, record)
-        except RetriableError as exc:
-            self._rewind(record, tp, exc, now)
-            return False
-        self._rewind_backoff.pop(tp, None)
-        self._tracker.track(tp, record.offset)
-        try:
-            if isinstance(value, RecordError):
-                raise value
-            assert pipeline is not None
-            payload = self._encode(pipeline, record, value)
-        except RecordError as exc:
-            self._dead_letter(record, gen, exc, name)
-            return True
-        lane = self._lane_of.get(tp) or self._assign_lane(pipeline.mapper.route, tp)
-        if not lane.items:
-            lane.nbytes = 0
-        lane.items.append(_Item(record, gen, pipeline.mapper.name, payload, now))
-        lane.nbytes += len(payload) + 1
-        return True
+        decode, encode, track = self._decode, self._encode, self._tracker.track
+        lane: _Lane | None = None
+        backoff_reset = False
+        for i in range(start, stop):
+            record = records[i]
+            try:
+                value = decode(pipeline, record)
+            except RetriableError as exc:
+                self._rewind(record, tp, exc, now)
+                return i - start + 1
+            if not backoff_reset:
+                self._rewind_backoff.pop(tp, None)
+                backoff_reset = True
+            track(tp, record.offset)
+            try:
+                if isinstance(value, RecordError):
+                    raise value
+                assert pipeline is not None and name is not None
+                payload = encode(pipeline, record, value)
+            except RecordError as exc:
+                self._dead_letter(record, gen, exc, name)
+                continue
+            if lane is None:
+                lane = self._lane_of.get(tp) or self._assign_lane(pipeline.mapper.route, tp)
+            if not lane.items:
+                lane.nbytes = 0
+            lane.items.append(_Item(record, gen, name, payload, now))
+            lane.nbytes += len(payload) + 1
+        return stop - start
 
     @staticmethod
     def _decode(pipeline: Pipeline | None, record: SourceRecord) -> Any:
@@ -359,17 +387,20 @@ class Worker:
 
     def _send(self, lane: _Lane) -> None:
         b = self._b
+        items = lane.items
+        limit = min(b.max_records, len(items))
         batch: list[_Item] = []
         size = 0
-        while lane.items and len(batch) < b.max_records:
-            n = len(lane.items[0].payload)
+        while len(batch) < limit:
+            n = len(items[0].payload)
             if batch and batch_size(size + n, len(batch) + 1) > b.max_bytes:
                 break
-            batch.append(lane.items.popleft())
+            batch.append(items.popleft())
             size += n
         lane.nbytes -= size + len(batch)
         lane.busy = True
-        lane.in_flight_tps = frozenset(TopicPartition(i.record.topic, i.record.partition) for i in batch)
+        parts = {(i.record.topic, i.record.partition) for i in batch}
+        lane.in_flight_tps = frozenset(TopicPartition(t, p) for t, p in parts)
         self._in_flight += 1
         payloads = [i.payload for i in batch]
         future = self._pool.submit(self._sink.deliver, lane.route, payloads, self._cancel)
@@ -402,13 +433,20 @@ class Worker:
             lane.nbytes += sum(len(i.payload) + 1 for i in live)
             return
         delivered: dict[str, int] = {}
+        complete = self._tracker.complete
+        tps: dict[tuple[str, int], tuple[TopicPartition, int | None]] = {}
         for item, outcome in zip(batch, outcomes, strict=True):
             rec = item.record
-            tp = TopicPartition(rec.topic, rec.partition)
-            if self._gens.get(tp) != item.gen:
+            key = (rec.topic, rec.partition)
+            known = tps.get(key)
+            if known is None:
+                tp = TopicPartition(rec.topic, rec.partition)
+                known = tps[key] = (tp, self._gens.get(tp))
+            tp, gen = known
+            if gen != item.gen:
                 continue
             if isinstance(outcome, Accepted):
-                self._tracker.complete(tp, rec.offset)
+                complete(tp, rec.offset)
                 delivered[item.mapping] = delivered.get(item.mapping, 0) + 1
             else:
                 self._dead_letter(rec, item.gen, outcome, item.mapping)
