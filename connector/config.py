@@ -113,7 +113,7 @@ class BatchingSettings:
     max_bytes: int = 900_000
     linger_ms: int = 100
     max_in_flight: int = 4
-    max_buffered_records: int = 20_000
+    max_buffered_records: int = 10_000
     commit_interval_ms: int = 1_000
     poll_batch: int = 1_000
 
@@ -407,7 +407,7 @@ def _batching(root: _Section) -> BatchingSettings:
         max_bytes=b.integer("max_bytes", 900_000, minimum=1_000, maximum=DCS_MAX_REQUEST_BYTES),
         linger_ms=b.integer("linger_ms", 100, minimum=0),
         max_in_flight=b.integer("max_in_flight", 4, minimum=1, maximum=64),
-        max_buffered_records=b.integer("max_buffered_records", 20_000, minimum=1),
+        max_buffered_records=b.integer("max_buffered_records", 10_000, minimum=1),
         commit_interval_ms=b.integer("commit_interval_ms", 1_000, minimum=10),
         poll_batch=b.integer("poll_batch", 1_000, minimum=1),
     )

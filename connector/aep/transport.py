@@ -38,9 +38,10 @@ def proxy_url(transport: TransportSettings) -> str | None:
 def make_session(transport: TransportSettings) -> requests.Session:
     """A keep-alive Session with a pool of `pool_size` connections per host and no hidden retries.
 
-    A configured proxy is set on the session and `trust_env` is turned off so HTTP(S)_PROXY from
-    the environment cannot override it (requests lets environment proxies win over session ones).
-    The process environment is never modified.
+    `trust_env` is off: proxies and CA bundles come from the connector's config only, so
+    HTTP(S)_PROXY or REQUESTS_CA_BUNDLE in the environment cannot override them (requests lets
+    environment proxies win over session ones), and requests does not re-read the environment
+    and ~/.netrc on every request. The process environment is never modified.
     """
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=transport.pool_size, max_retries=0)
@@ -48,8 +49,8 @@ def make_session(transport: TransportSettings) -> requests.Session:
     session.mount("http://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     session.verify = verify(transport)
+    session.trust_env = False
     proxy = proxy_url(transport)
     if proxy:
         session.proxies = {"http": proxy, "https": proxy}
-        session.trust_env = False
     return session

@@ -45,6 +45,9 @@ def walk_path(o: Any, segs: Sequence[str | int]) -> Any:
         if o is None:
             return None
         if s.__class__ is str:
+            if o.__class__ is dict:  # the common case, before the slower ABC check
+                o = o.get(s)
+                continue
             if not isinstance(o, Mapping):
                 return None
             o = o.get(s)
@@ -81,6 +84,19 @@ def _value_path(segs: tuple[str | int, ...]) -> Fn:
                 return walk_path(o, segs)
 
             return p2
+        a, b, d = segs
+
+        def p3(c: Ctx) -> Any:
+            o = c.value
+            if o.__class__ is dict:
+                o = o.get(a)
+                if o.__class__ is dict:
+                    o = o.get(b)
+                    if o.__class__ is dict:
+                        return o.get(d)
+            return walk_path(c.value, segs)
+
+        return p3
     return lambda c: walk_path(c.value, segs)
 
 

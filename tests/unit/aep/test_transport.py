@@ -51,9 +51,11 @@ def test_configured_proxy_wins_over_environment(monkeypatch: pytest.MonkeyPatch)
     assert session.proxies == {"http": "http://proxy.corp:3128", "https": "http://proxy.corp:3128"}
 
 
-def test_without_configured_proxy_the_environment_applies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No proxy in config: requests' usual HTTPS_PROXY handling stays."""
+def test_environment_proxy_and_ca_bundle_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Proxies and CA bundles come from the config only (`proxy_url: ${HTTPS_PROXY}` opts in)."""
     monkeypatch.setenv("HTTPS_PROXY", "http://env-proxy:1")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nowhere.pem")
     session = make_session(TransportSettings())
     settings = session.merge_environment_settings("https://dcs.adobedc.net/collection/x", {}, None, None, None)
-    assert settings["proxies"]["https"] == "http://env-proxy:1"
+    assert "https" not in settings["proxies"]
+    assert settings["verify"] is True
