@@ -92,3 +92,29 @@ def test_unset_env_var_is_a_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings(cfg, {})
     assert any("NOPE is not set" in p for p in err.value.problems)
+
+
+def test_check_reports_all_five_mistakes_of_a_mapping_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`check` on a config whose mapping file has five different mistakes lists all five, exit 2."""
+    from tests.unit.mapping.test_spec_problems import FIVE_MISTAKES
+
+    (tmp_path / "mappings").mkdir()
+    (tmp_path / "mappings" / "broken.yaml").write_text(FIVE_MISTAKES)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "kafka: {bootstrap_servers: 'k:9092', topics: [orders]}\n"
+        "aep: {inlet_url: 'https://dcs.adobedc.net/collection/abc'}\n"
+        "dead_letter: {topic: dlq}\n"
+        "mappings: [mappings/broken.yaml]\n"
+    )
+    assert main(["check", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "5 problem(s)" in err
+    for expected in (
+        "unknown function lowr()",
+        "malformed expression",
+        "missing identity",
+        "must map timestamp",
+        "outside the tenant namespace _acme",
+    ):
+        assert expected in err, err
