@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import yaml
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 from connector.app import build_worker, compile_plan
 from connector.config import load_settings
@@ -109,9 +109,21 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str, interval: fl
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+_COORDINATOR_BUSY = frozenset(
+    {KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR}
+)
+
+
 def fully_committed(bootstrap: str, group: str, topic: str) -> bool:
-    ends = end_offsets(bootstrap, topic)
-    return committed_offsets(bootstrap, group, topic) == ends
+    """Committed offsets equal end offsets; a broker still loading its group coordinator means "not yet"."""
+    try:
+        ends = end_offsets(bootstrap, topic)
+        return committed_offsets(bootstrap, group, topic) == ends
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else None
+        if isinstance(err, KafkaError) and (err.retriable() or err.code() in _COORDINATOR_BUSY):
+            return False
+        raise
 
 
 @contextmanager
