@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
+from connector.emulator import EmulatorServer
 from tests.integration.kafka_fixtures import (
     kafka_bootstrap,
     own_kafka_broker,
@@ -11,3 +16,13 @@ from tests.integration.kafka_fixtures import (
 )
 
 __all__ = ["kafka_bootstrap", "own_kafka_broker", "own_schema_registry", "schema_registry_url", "unique_name"]
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorServer]:
+    """A fresh local AEP (memory store) on a free loopback port, for this test alone."""
+    server = EmulatorServer(port=0, store="memory").start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -27,13 +26,10 @@ FAST = DeliverySettings(initial_backoff_ms=5, max_backoff_ms=50, attempts_before
 
 
 @pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    server.add_client(CLIENT_ID, CLIENT_SECRET)
-    try:
-        yield server
-    finally:
-        server.stop()
+def emulator(emulator: EmulatorServer) -> EmulatorServer:
+    """The shared emulator, with this module's IMS client."""
+    emulator.add_client(CLIENT_ID, CLIENT_SECRET)
+    return emulator
 
 
 def envelope(i: int, **header: Any) -> bytes:

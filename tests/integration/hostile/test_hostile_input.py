@@ -26,14 +26,6 @@ from tests.integration.reliability.helpers import INLET, all_committed, make_top
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
 
 def interleave(goods: Iterator[bytes], hostiles: list[Hostile]) -> tuple[list[bytes | None], dict[int, Hostile]]:
     """good, hostile, good, good, hostile, good, ...: each bad record has good neighbours in its partition."""

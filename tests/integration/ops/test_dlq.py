@@ -11,7 +11,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +38,6 @@ pytestmark = pytest.mark.integration
 
 REPLAY_COUNT = 20_000
 
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _dead_letters(bootstrap: str, dlq: str, origin: str, count: int, reason: str = "invalid-json") -> None:

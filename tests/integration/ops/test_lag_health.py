@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ from tests.integration.ops.helpers import http_get, profile_messages, start_work
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _gauges(port: int, topic: str) -> dict[int, float]:

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,10 @@ CLIENT_SECRET = "Very-Secret-Client-Value-42"
 
 
 @pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    server.add_client(CLIENT_ID, CLIENT_SECRET)
-    try:
-        yield server
-    finally:
-        server.stop()
+def emulator(emulator: EmulatorServer) -> EmulatorServer:
+    """The shared emulator, with this module's IMS client."""
+    emulator.add_client(CLIENT_ID, CLIENT_SECRET)
+    return emulator
 
 
 def test_debug_run_logs_no_secret_or_token(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +28,10 @@ KINDS = (CONNECTIONS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS, FLOWS)
 
 
 @pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    server.add_client(CLIENT_ID, CLIENT_SECRET)
-    try:
-        yield server
-    finally:
-        server.stop()
+def emulator(emulator: EmulatorServer) -> EmulatorServer:
+    """The shared emulator, with this module's IMS client."""
+    emulator.add_client(CLIENT_ID, CLIENT_SECRET)
+    return emulator
 
 
 def _dataset(emulator: EmulatorServer, name: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -31,12 +30,6 @@ from tests.integration.pipeline.harness import (
 pytestmark = pytest.mark.integration
 INLET = "667b41cf2dbf3509927da1ebf7e93c20afa727cc8d8373e51da18b62e1b985ec"
 
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    yield server
-    server.stop()
 
 
 def _topics(bootstrap: str, name: str, partitions: int = 2, config: dict[str, str] | None = None) -> tuple[str, str]:

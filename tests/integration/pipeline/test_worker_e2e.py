@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -40,12 +39,6 @@ from tests.integration.pipeline.harness import (
 pytestmark = pytest.mark.integration
 INLET = "9b0cb233972f3b0092992284c7353f5eead496218e8441a79b25e9421ea127f5"
 
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    yield server
-    server.stop()
 
 
 def topics_for(bootstrap: str, name: str, partitions: int = 4) -> tuple[str, str]:

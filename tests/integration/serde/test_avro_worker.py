@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -24,14 +24,6 @@ from tests.integration.serde.helpers import JSON_SAMPLES, V1_TEXT, V2_TEXT, avro
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def emulator() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def worker_settings(
