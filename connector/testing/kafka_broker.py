@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Self
 
 import structlog
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -246,17 +247,17 @@ def _cluster_id() -> str:
             return cluster_id
 
 
-class KafkaBroker:
-    """A single-node KRaft broker on free loopback ports; data survives ``restart()``."""
+class JavaService:
+    """A JVM service on loopback ports chosen at first start and kept across restarts.
+
+    The lifecycle the broker and the registry share; subclasses prepare the process, say when it
+    answers, and name their ports.
+    """
+
+    service = "service"
 
     def __init__(
-        self,
-        *,
-        cache_dir: Path | None = None,
-        version: str = KAFKA_VERSION,
-        heap_max: str = "768m",
-        startup_timeout_s: float = 60.0,
-        stop_grace_s: float = 20.0,
+        self, *, cache_dir: Path | None, version: str, heap_max: str, startup_timeout_s: float, stop_grace_s: float
     ) -> None:
         self._cache_dir = cache_dir
         self._version = version
@@ -264,58 +265,44 @@ class KafkaBroker:
         self._startup_timeout_s = startup_timeout_s
         self._stop_grace_s = stop_grace_s
         self._tmp: Path | None = None
-        self._ports: BrokerPorts | None = None
         self._process: JavaProcess | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        """``127.0.0.1:<port>`` of the PLAINTEXT listener."""
-        if self._ports is None:
-            raise HarnessError("broker not started")
-        return f"{LOOPBACK}:{self._ports.broker}"
 
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
-    @property
-    def log_path(self) -> Path:
-        if self._tmp is None:
-            raise HarnessError("broker not started")
-        return self._tmp / "broker.log"
-
     def running(self) -> bool:
         return self._process is not None and self._process.running()
 
     def start(self) -> None:
-        """Fetch (cached), format storage on first start, launch the JVM and wait until it answers."""
+        """Fetch (cached), prepare on first start, launch the JVM and wait until it answers."""
         if self._process is None:
             self._prepare()
-        assert self._process is not None and self._ports is not None
+        assert self._process is not None
         started = time.monotonic()
         self._process.start()
         self._wait_ready(started)
-        log.info("kafka_started", bootstrap=self.bootstrap, pid=self.pid, s=round(time.monotonic() - started, 1))
+        log.info("service_started", service=self.service, pid=self.pid, s=round(time.monotonic() - started, 1))
 
     def stop(self) -> None:
-        """SIGTERM (controlled shutdown), SIGKILL after the grace period; keeps the data."""
+        """SIGTERM, SIGKILL after the grace period; the data stays for a restart."""
         if self._process is not None:
             self._process.stop(self._stop_grace_s)
             self._wait_ports_released()
 
     def kill(self) -> None:
-        """SIGKILL the broker; data already written stays on disk."""
+        """SIGKILL; what was already written stays on disk."""
         if self._process is not None:
             self._process.kill()
             self._wait_ports_released()
 
     def restart(self) -> None:
-        """Stop, then start again on the same ports and log dirs."""
+        """Stop, then start again on the same ports with the same data."""
         self.stop()
         self.start()
 
     def close(self) -> None:
-        """Stop the broker and delete its data directory."""
+        """Stop and delete the temp dir (and with it the data)."""
         try:
             self.stop()
         finally:
@@ -323,9 +310,9 @@ class KafkaBroker:
                 shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
             self._process = None
-            self._ports = None
+            self._forget_ports()
 
-    def __enter__(self) -> KafkaBroker:
+    def __enter__(self) -> Self:
         try:
             self.start()
         except BaseException:
@@ -337,6 +324,56 @@ class KafkaBroker:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def _wait_ports_released(self) -> None:
+        for port in self._port_numbers():
+            wait_port_free(port)
+
+    def _prepare(self) -> None:
+        raise NotImplementedError
+
+    def _wait_ready(self, started: float) -> None:
+        raise NotImplementedError
+
+    def _port_numbers(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def _forget_ports(self) -> None:
+        raise NotImplementedError
+
+
+class KafkaBroker(JavaService):
+    """A single-node KRaft broker on free loopback ports; data survives ``restart()``."""
+
+    service = "kafka"
+
+    def __init__(
+        self,
+        *,
+        cache_dir: Path | None = None,
+        version: str = KAFKA_VERSION,
+        heap_max: str = "768m",
+        startup_timeout_s: float = 60.0,
+        stop_grace_s: float = 20.0,
+    ) -> None:
+        super().__init__(
+            cache_dir=cache_dir, version=version, heap_max=heap_max,
+            startup_timeout_s=startup_timeout_s, stop_grace_s=stop_grace_s,
+        )
+        self._ports: BrokerPorts | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """``127.0.0.1:<port>`` of the PLAINTEXT listener."""
+        if self._ports is None:
+            raise HarnessError("broker not started")
+        return f"{LOOPBACK}:{self._ports.broker}"
+
+    @property
+    def log_path(self) -> Path:
+        if self._tmp is None:
+            raise HarnessError("broker not started")
+        return self._tmp / "broker.log"
 
     def _prepare(self) -> None:
         home = fetch(self._cache_dir, self._version)
@@ -390,10 +427,11 @@ class KafkaBroker:
         self._process.kill()
         raise HarnessError(f"kafka broker not ready after {self._startup_timeout_s:.0f}s; log tail:\n{tail}")
 
-    def _wait_ports_released(self) -> None:
-        if self._ports is not None:
-            wait_port_free(self._ports.broker)
-            wait_port_free(self._ports.controller)
+    def _port_numbers(self) -> tuple[int, ...]:
+        return () if self._ports is None else (self._ports.broker, self._ports.controller)
+
+    def _forget_ports(self) -> None:
+        self._ports = None
 
 
 def java_executable() -> str:

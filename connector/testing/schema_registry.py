@@ -20,7 +20,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import requests
 import structlog
@@ -30,13 +29,14 @@ from connector.testing.kafka_broker import (
     MARKER,
     HarnessError,
     JavaProcess,
+    JavaService,
     cache_lock,
     default_cache_dir,
     java_executable,
     run_mvn,
     run_until_signal,
 )
-from connector.testing.ports import LOOPBACK, free_ports, is_listening, wait_port_free
+from connector.testing.ports import LOOPBACK, free_ports, is_listening
 
 log = structlog.get_logger(__name__)
 
@@ -132,8 +132,10 @@ class RegistryPorts:
     management: int
 
 
-class SchemaRegistry:
+class SchemaRegistry(JavaService):
     """Apicurio Registry on free loopback ports; ``url`` is its Confluent-compatible API root."""
+
+    service = "apicurio-registry"
 
     def __init__(
         self,
@@ -144,14 +146,11 @@ class SchemaRegistry:
         startup_timeout_s: float = 120.0,
         stop_grace_s: float = 20.0,
     ) -> None:
-        self._cache_dir = cache_dir
-        self._version = version
-        self._heap_max = heap_max
-        self._startup_timeout_s = startup_timeout_s
-        self._stop_grace_s = stop_grace_s
-        self._tmp: Path | None = None
+        super().__init__(
+            cache_dir=cache_dir, version=version, heap_max=heap_max,
+            startup_timeout_s=startup_timeout_s, stop_grace_s=stop_grace_s,
+        )
         self._ports: RegistryPorts | None = None
-        self._process: JavaProcess | None = None
 
     @property
     def url(self) -> str:
@@ -161,68 +160,10 @@ class SchemaRegistry:
         return f"http://{LOOPBACK}:{self._ports.http}{CCOMPAT_PATH}"
 
     @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
-    @property
     def log_path(self) -> Path:
         if self._tmp is None:
             raise HarnessError("schema registry not started")
         return self._tmp / "registry.log"
-
-    def running(self) -> bool:
-        return self._process is not None and self._process.running()
-
-    def start(self) -> None:
-        """Fetch (cached), launch the JVM and wait until ``GET <url>/subjects`` answers 200."""
-        if self._process is None:
-            self._prepare()
-        assert self._process is not None
-        started = time.monotonic()
-        self._process.start()
-        self._wait_ready(started)
-        log.info("registry_started", url=self.url, pid=self.pid, s=round(time.monotonic() - started, 1))
-
-    def stop(self) -> None:
-        """SIGTERM, SIGKILL after the grace period; the H2 file keeps the schemas."""
-        if self._process is not None:
-            self._process.stop(self._stop_grace_s)
-            self._wait_ports_released()
-
-    def kill(self) -> None:
-        """SIGKILL the registry (committed H2 transactions survive)."""
-        if self._process is not None:
-            self._process.kill()
-            self._wait_ports_released()
-
-    def restart(self) -> None:
-        """Stop, then start again on the same ports with the same storage."""
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        """Stop the registry and delete its temp dir (and with it the stored schemas)."""
-        try:
-            self.stop()
-        finally:
-            if self._tmp is not None:
-                shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-            self._process = None
-            self._ports = None
-
-    def __enter__(self) -> SchemaRegistry:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def _prepare(self) -> None:
         home = fetch(self._cache_dir, self._version)
@@ -269,10 +210,11 @@ class SchemaRegistry:
         self._process.kill()
         raise HarnessError(f"apicurio not ready after {self._startup_timeout_s:.0f}s; log tail:\n{tail}")
 
-    def _wait_ports_released(self) -> None:
-        if self._ports is not None:
-            wait_port_free(self._ports.http)
-            wait_port_free(self._ports.management)
+    def _port_numbers(self) -> tuple[int, ...]:
+        return () if self._ports is None else (self._ports.http, self._ports.management)
+
+    def _forget_ports(self) -> None:
+        self._ports = None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
