@@ -52,11 +52,16 @@ class OffsetTracker:
         elif state.pending and state.pending[0] < offset <= state.pending[-1]:
             state.done.add(offset)
 
-    def take_commits(self) -> dict[TopicPartition, int]:
-        """Offsets to commit now (only partitions whose watermark moved since the last call)."""
+    def take_commits(self, everything: bool = False) -> dict[TopicPartition, int]:
+        """Offsets to commit now: partitions whose watermark moved since the last call, or all of them.
+
+        `everything` re-sends watermarks already handed out: a commit can fail (broker down,
+        rebalance) without the tracker knowing, and a watermark that no longer moves would
+        otherwise never be committed.
+        """
         out: dict[TopicPartition, int] = {}
         for tp, state in self._parts.items():
-            if state.committable is not None and state.committable != state.committed:
+            if state.committable is not None and (everything or state.committable != state.committed):
                 out[tp] = state.committable
                 state.committed = state.committable
         return out

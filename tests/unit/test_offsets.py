@@ -49,3 +49,13 @@ def test_forget_ignores_late_completions() -> None:
     t.forget(TP)
     t.complete(TP, 0)
     assert t.take_commits() == {}
+
+
+def test_take_everything_resends_unmoved_watermarks() -> None:
+    """A watermark already handed out is offered again on request (its commit may have failed)."""
+    t = OffsetTracker()
+    t.track(TP, 0)
+    t.complete(TP, 0)
+    assert t.take_commits() == {TP: 1}
+    assert t.take_commits() == {}
+    assert t.take_commits(everything=True) == {TP: 1}
