@@ -91,6 +91,7 @@ class WorkerOptions:
     revoke_grace_s: float = 5.0
     shutdown_timeout_s: float = 15.0
     retry_decode_after_s: float = 2.0
+    pause_after_s: float = 2.0  # a partition over its buffer share this long with no progress is paused
     max_retry_decode_after_s: float = 30.0
 
 
@@ -125,9 +126,12 @@ class Worker:
         self._cancel = threading.Event()
         self._stop = threading.Event()
         self._paused_bp: set[TopicPartition] = set()
+        self._over_since: dict[TopicPartition, float] = {}  # partition -> when it went over its share
+        self._poll_gate_open = True
         self._rewound: dict[TopicPartition, float] = {}  # partition -> monotonic time to resume
         self._rewind_backoff: dict[TopicPartition, float] = {}
         self._last_commit = 0.0
+        self._last_full_commit = 0.0
         self._last_bp_check = 0.0
         self.status = WorkerStatus()
 
@@ -151,18 +155,21 @@ class Worker:
 
     def step(self) -> None:
         """One loop iteration (public so tests can drive the loop)."""
-        busy = self._in_flight > 0 or any(lane.items for lane in self._lanes.values())
-        n = self._b.poll_batch
-        records = self._source.poll_batch(n, 0.0)
-        if not records:
-            # consume() blocks until all n records or the timeout: wait for the first one only,
-            # then take whatever else is queued, so a trickle is not held back for the timeout.
-            records = self._source.poll_batch(1, 0.005 if busy else 0.2)
-            if records and n > 1:
-                records += self._source.poll_batch(n - 1, 0.0)
-        if records:
-            self._ingest_all(records)
-        self._drain_results()
+        if self._poll_gate_open:
+            busy = self._in_flight > 0 or any(lane.items for lane in self._lanes.values())
+            n = self._b.poll_batch
+            records = self._source.poll_batch(n, 0.0)
+            if not records:
+                # consume() blocks until all n records or the timeout: wait for the first one only,
+                # then take whatever else is queued, so a trickle is not held back for the timeout.
+                records = self._source.poll_batch(1, 0.005 if busy else 0.2)
+                if records and n > 1:
+                    records += self._source.poll_batch(n - 1, 0.0)
+            if records:
+                self._ingest_all(records)
+            self._drain_results()
+        else:
+            self._drain_results(block_s=0.005)  # the gate is closed: wait for deliveries to make room
         self._dlq.poll()
         now = self._clock.monotonic()
         self._flush_lanes(now, force=False)
@@ -220,6 +227,7 @@ class Worker:
             self._gens.pop(tp, None)
             self._lane_of.pop(tp, None)
             self._paused_bp.discard(tp)
+            self._over_since.pop(tp, None)
             self._rewound.pop(tp, None)
             self._rewind_backoff.pop(tp, None)
         self.status.assigned = len(self._gens)
@@ -461,7 +469,16 @@ class Worker:
     # ------------------------------------------------------------------ flow control and commits
 
     def _backpressure(self, now: float) -> None:
-        if now - self._last_bp_check < 0.05:
+        """Two tiers, so a busy pipeline never churns librdkafka's fetch queue.
+
+        A partition holding its share of `max_buffered_records` closes the poll gate: the loop stops
+        taking records (librdkafka's bounded pre-fetch queue keeps the rest) until deliveries make
+        room. Only a partition that stays over its share for `pause_after_s` with no progress (an
+        outage, a stuck route) is paused, which keeps the consumer polling within
+        max.poll.interval.ms; it resumes when its backlog halves. Pausing on every high-water mark
+        instead halved throughput: each resume discards the pre-fetched data and refetches it.
+        """
+        if now - self._last_bp_check < 0.01:
             return
         self._last_bp_check = now
         resume_rewound = [tp for tp, at in self._rewound.items() if at <= now]
@@ -471,16 +488,27 @@ class Worker:
         high = max(self._b.max_records, self._b.max_buffered_records // assigned)
         to_pause: list[TopicPartition] = []
         to_resume: list[TopicPartition] = []
+        gate_open = True
         for tp in self._gens:
             n = self._tracker.unfinished(tp)
-            if tp not in self._paused_bp and n >= high:
+            if tp in self._paused_bp:
+                if n <= high // 2:
+                    self._paused_bp.discard(tp)
+                    if tp not in self._rewound:
+                        to_resume.append(tp)
+                continue
+            if n < high:
+                self._over_since.pop(tp, None)
+                continue
+            since = self._over_since.setdefault(tp, now)
+            if now - since >= self._opt.pause_after_s:
+                del self._over_since[tp]
                 self._paused_bp.add(tp)
                 if tp not in self._rewound:
                     to_pause.append(tp)
-            elif tp in self._paused_bp and n <= high // 2:
-                self._paused_bp.discard(tp)
-                if tp not in self._rewound:
-                    to_resume.append(tp)
+            elif tp not in self._rewound:
+                gate_open = False
+        self._poll_gate_open = gate_open
         to_resume += [tp for tp in resume_rewound if tp not in self._paused_bp and tp in self._gens]
         if to_pause:
             self._source.pause(to_pause)
@@ -492,10 +520,16 @@ class Worker:
         m.PAUSED_PARTITIONS.set(paused)
 
     def _maybe_commit(self, now: float, force: bool) -> None:
-        if not force and now - self._last_commit < self._b.commit_interval_ms / 1000.0:
+        interval = self._b.commit_interval_ms / 1000.0
+        if not force and now - self._last_commit < interval:
             return
         self._last_commit = now
-        offsets = self._tracker.take_commits()
+        # Every few intervals (and when forced) all watermarks are sent again, so one that failed
+        # to commit while the broker was away is committed once it is back.
+        everything = force or now - self._last_full_commit >= max(5.0, 5 * interval)
+        if everything:
+            self._last_full_commit = now
+        offsets = self._tracker.take_commits(everything)
         if offsets:
             self._source.commit(offsets, asynchronous=not force)
             m.LAST_COMMIT.set(self._clock.time())

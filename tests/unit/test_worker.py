@@ -207,3 +207,17 @@ def test_shutdown_delivers_buffered_and_commits(n: int) -> None:
     w.stop()
     w._shutdown()
     assert src.committed.get(P0) == n and src.closed
+
+
+def test_a_lost_commit_is_sent_again_once_the_watermark_stops_moving() -> None:
+    """A final watermark whose commit was lost (broker away) is committed again a few intervals later."""
+    w, src, _, _, clock = make()
+    src.feed([rec(P0, i, {"n": i}) for i in range(3)])
+    drive(w, clock, lambda: src.committed.get(P0) == 3)
+    src.committed.clear()  # the broker never got it
+    for _ in range(400):
+        w.step()
+        clock.now += 0.05
+        if src.committed.get(P0) == 3:
+            break
+    assert src.committed.get(P0) == 3
