@@ -179,6 +179,13 @@ def stage_tables(r: Results) -> list[str]:
             + table(["in-flight"] + [f"batch {b}" for b in d.batch_sizes],
                     [[k, *cells] for k, cells in d.rows.items()])
         )
+    if r.emulator_stores:
+        out.append(
+            "the emulator alone (`python -m connector.bench.emulator_bench`: its own process, 500-message "
+            "batches of ~600-byte envelopes, two keep-alive clients)\n\n"
+            + table(["store", "messages/s", "requests/s"],
+                    [[f.store, f"{f.messages_per_s:,.0f}", f"{f.requests_per_s:,.1f}"] for f in r.emulator_stores])
+        )
     return out
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from connector.bench import stages, workload
+from connector.bench import emulator_bench, stages, workload
 from connector.bench.e2e import (
     BenchError,
     CeilingResult,
@@ -25,6 +25,7 @@ from connector.bench.e2e import (
     offered_load_latency,
     run_workers,
 )
+from connector.bench.emulator_bench import EmulatorFigure
 from connector.testing.kafka_broker import KafkaBroker, create_topic
 
 log = structlog.get_logger(__name__)
@@ -70,6 +71,7 @@ class Results:
     mapping: list[stages.MappingRate] = field(default_factory=list)
     avro_stages: dict[str, float] = field(default_factory=dict)
     delivery: stages.DeliveryTable | None = None
+    emulator_stores: list[EmulatorFigure] = field(default_factory=list)
     loop: dict[str, tuple[float, float]] = field(default_factory=dict)
     phase_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -235,6 +237,9 @@ class Suite:
         self.results.delivery = self.phase("delivery bench", lambda: stages.delivery_table(
             self.emulator.inlet_url("bench-delivery"), self.o.delivery_records, self.o.delivery_in_flight,
             self.o.delivery_batches))  # fmt: skip
+        self.results.emulator_stores = self.phase(
+            "emulator bench", lambda: [emulator_bench.measure(store, 4.0) for store in ("count", "sqlite")]
+        )
 
 
 _COMPONENTS = (
