@@ -255,6 +255,7 @@ class JavaService:
     """
 
     service = "service"
+    log_name = "service.log"
 
     def __init__(
         self, *, cache_dir: Path | None, version: str, heap_max: str, startup_timeout_s: float, stop_grace_s: float
@@ -270,6 +271,12 @@ class JavaService:
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
+
+    @property
+    def log_path(self) -> Path:
+        if self._tmp is None:
+            raise HarnessError(f"{self.service} not started")
+        return self._tmp / self.log_name
 
     def running(self) -> bool:
         return self._process is not None and self._process.running()
@@ -346,6 +353,7 @@ class KafkaBroker(JavaService):
     """A single-node KRaft broker on free loopback ports; data survives ``restart()``."""
 
     service = "kafka"
+    log_name = "broker.log"
 
     def __init__(
         self,
@@ -368,12 +376,6 @@ class KafkaBroker(JavaService):
         if self._ports is None:
             raise HarnessError("broker not started")
         return f"{LOOPBACK}:{self._ports.broker}"
-
-    @property
-    def log_path(self) -> Path:
-        if self._tmp is None:
-            raise HarnessError("broker not started")
-        return self._tmp / "broker.log"
 
     def _prepare(self) -> None:
         home = fetch(self._cache_dir, self._version)
@@ -408,7 +410,7 @@ class KafkaBroker(JavaService):
             "kafka.Kafka",
             str(props),
         ]
-        self._process = JavaProcess(argv, self._tmp / "broker.log", cwd=self._tmp)
+        self._process = JavaProcess(argv, self._tmp / self.log_name, cwd=self._tmp)
 
     def _wait_ready(self, started: float) -> None:
         assert self._process is not None and self._ports is not None

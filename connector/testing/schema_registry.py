@@ -136,6 +136,7 @@ class SchemaRegistry(JavaService):
     """Apicurio Registry on free loopback ports; ``url`` is its Confluent-compatible API root."""
 
     service = "apicurio-registry"
+    log_name = "registry.log"
 
     def __init__(
         self,
@@ -158,12 +159,6 @@ class SchemaRegistry(JavaService):
         if self._ports is None:
             raise HarnessError("schema registry not started")
         return f"http://{LOOPBACK}:{self._ports.http}{CCOMPAT_PATH}"
-
-    @property
-    def log_path(self) -> Path:
-        if self._tmp is None:
-            raise HarnessError("schema registry not started")
-        return self._tmp / "registry.log"
 
     def _prepare(self) -> None:
         home = fetch(self._cache_dir, self._version)
@@ -191,7 +186,7 @@ class SchemaRegistry(JavaService):
             "-jar",
             str(launcher(home)),
         ]
-        self._process = JavaProcess(argv, self._tmp / "registry.log", cwd=self._tmp)
+        self._process = JavaProcess(argv, self._tmp / self.log_name, cwd=self._tmp)
 
     def _wait_ready(self, started: float) -> None:
         assert self._process is not None and self._ports is not None
