@@ -72,11 +72,12 @@ def build_sink(settings: Settings) -> Sink:
     from connector.aep.transport import make_session
 
     aep = settings.aep
+    session = make_session(aep.transport)  # one pool, proxy and CA setup for IMS and DCS alike
     tokens = None
     if aep.auth.enabled:
-        tokens = TokenProvider(aep.auth, make_session(aep.transport))
+        tokens = TokenProvider(aep.auth, session)
         tokens.check()
-    return DcsSink(aep, settings.delivery, tokens=tokens)
+    return DcsSink(aep, settings.delivery, session=session, tokens=tokens)
 
 
 class Services:
