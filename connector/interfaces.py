@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from connector.errors import RecordError
 from connector.records import Outcome, Route, SourceRecord, TopicPartition
@@ -56,6 +56,35 @@ class Sink(Protocol):
     """
 
     def deliver(self, route: Route, messages: Sequence[bytes], cancel: threading.Event) -> list[Outcome]: ...
+
+
+class Job(Protocol):
+    """Work the loop hands to a Dispatcher; `run` never raises (it keeps its result or error)."""
+
+    def run(self) -> None: ...
+
+
+J = TypeVar("J", bound=Job)
+
+
+class Dispatcher(Protocol[J]):
+    """Runs jobs (the sink's deliveries) off the loop thread and hands finished ones back to it.
+
+    The loop's bounded waits (revocation grace, shutdown) are measured on `monotonic`, the clock
+    the dispatcher waits on: real time for threads, the test's clock for a deterministic model.
+    """
+
+    def submit(self, job: J) -> None: ...
+
+    def finished(self, wait_s: float) -> list[J]:
+        """Jobs that have run since the last call; waits up to `wait_s` for the first one."""
+        ...
+
+    def monotonic(self) -> float: ...
+
+    def close(self) -> None:
+        """Take no more jobs; jobs still running finish on their own (cancel them first)."""
+        ...
 
 
 class DeadLetters(Protocol):

@@ -205,7 +205,7 @@ def test_shutdown_delivers_buffered_and_commits(n: int) -> None:
     src.feed([rec(P0, i, {"n": i}) for i in range(n)])
     w.step()
     w.stop()
-    w._shutdown()
+    w.shutdown()
     assert src.committed.get(P0) == n and src.closed
 
 
