@@ -1,31 +1,51 @@
-"""ThreadDispatcher: runs the sink's deliveries on a pool of threads (connector.interfaces.Dispatcher)."""
+"""ThreadDispatcher: runs the sink's deliveries on daemon threads (connector.interfaces.Dispatcher)."""
 
 from __future__ import annotations
 
 import queue
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic
 
-from connector.errors import DeliveryAbandoned
+import structlog
+
 from connector.interfaces import J
+
+log = structlog.get_logger(__name__)
 
 
 class ThreadDispatcher(Generic[J]):
-    """`threads` threads run submitted jobs; finished jobs come back to the loop through a queue."""
+    """`threads` daemon threads run submitted jobs; finished jobs come back to the loop through a queue.
+
+    Daemon threads, so a delivery stuck in a request (or retrying with nobody left to cancel it) can
+    never keep the process alive after the worker shut down: its records are simply not committed.
+    Threads start with the first job.
+    """
 
     def __init__(self, threads: int, name: str = "dcs") -> None:
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        self._threads = threads
+        self._name = name
+        self._jobs: queue.SimpleQueue[J | None] = queue.SimpleQueue()
         self._done: queue.SimpleQueue[J] = queue.SimpleQueue()
+        self._started = False
+        self._closed = False
 
     def submit(self, job: J) -> None:
-        future = self._pool.submit(job.run)
-        future.add_done_callback(lambda f: self._finish(job, f))
+        if self._closed:
+            raise RuntimeError("dispatcher is closed")
+        if not self._started:
+            self._started = True
+            for i in range(self._threads):
+                threading.Thread(target=self._work, name=f"{self._name}-{i}", daemon=True).start()
+        self._jobs.put(job)
 
-    def _finish(self, job: J, future: Future[None]) -> None:
-        if future.cancelled() and hasattr(job, "error"):
-            job.error = DeliveryAbandoned("cancelled before it started")
-        self._done.put(job)
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job.run()
+            except Exception as exc:  # Job.run keeps its errors; a bug here must not kill the thread
+                log.error("job_failed", error=repr(exc))
+            self._done.put(job)
 
     def finished(self, wait_s: float) -> list[J]:
         out: list[J] = []
@@ -40,4 +60,8 @@ class ThreadDispatcher(Generic[J]):
         return time.monotonic()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Threads end after their current job; jobs still queued run first (cancel them before)."""
+        if not self._closed:
+            self._closed = True
+            for _ in range(self._threads if self._started else 0):
+                self._jobs.put(None)

@@ -65,6 +65,10 @@ class FlowControl:
             error=str(exc), retry_in_s=round(backoff, 2),
         )
 
+    def rewinding(self, tp: TopicPartition) -> bool:
+        """`tp` was rewound and is not resumed yet: records of it in hand are read again later."""
+        return tp in self._rewound
+
     def progressed(self, tp: TopicPartition) -> None:
         """A record of `tp` decoded: the next rewind starts from the shortest backoff again."""
         self._rewind_backoff.pop(tp, None)

@@ -123,6 +123,15 @@ class RecordSource(Protocol):
 
 
 class RebalanceListener(Protocol):
+    """Called on the polling thread, from inside `poll_batch`, with incremental partition sets.
+
+    Eager and cooperative assignment alike: `on_assigned` gets partitions added to this member,
+    `on_revoked` the ones it gives up (it may still commit them), `on_lost` the ones already taken
+    from it (session lost: committing them would fail or overwrite the new owner's offsets).
+    """
+
     def on_assigned(self, partitions: Sequence[TopicPartition]) -> None: ...
 
     def on_revoked(self, partitions: Sequence[TopicPartition]) -> None: ...
+
+    def on_lost(self, partitions: Sequence[TopicPartition]) -> None: ...

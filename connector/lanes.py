@@ -1,8 +1,11 @@
 """Lanes: batching per route, with at most one delivery in flight per lane.
 
-Each partition is pinned to one lane of its route, so a partition's records reach the sink in
-offset order, across retries. Lanes of all routes share `max_in_flight` request slots. A batch on
-its way is a `Delivery`, run off the loop thread by a `Dispatcher` (connector/dispatch.py).
+Each partition is pinned to one lane of its route for the life of the process, so a partition's
+records reach the sink in offset order, across retries, revocations and re-assignments: a batch
+still in flight when its partition was revoked keeps the lane busy until it comes back, and the
+partition's records read after it is assigned again wait behind it. Lanes of all routes share
+`max_in_flight` request slots. A batch on its way is a `Delivery`, run off the loop thread by a
+`Dispatcher` (connector/dispatch.py).
 """
 
 from __future__ import annotations
@@ -87,9 +90,6 @@ class Lanes:
             lane = self._lanes[key] = Lane(route)
         self._of[tp] = lane
         return lane
-
-    def unpin(self, tp: TopicPartition) -> None:
-        self._of.pop(tp, None)
 
     def buffered(self) -> bool:
         return any(lane.items for lane in self._lanes.values())

@@ -9,6 +9,13 @@ Commit protocol, per partition (see offsets.py):
      retrying and backpressure pauses the partitions, so nothing past an unfinished record is
      ever committed.
 
+Rebalances are handled per partition, so incremental (cooperative) assignment works as eager
+does: on_assigned adds partitions, on_revoked gives up only the ones named (after a bounded grace
+for their deliveries, committing what is final), on_lost drops partitions that are already gone,
+with no commit. A FatalError (from the sink, the dead-letter producer or the consumer) is kept and
+raised from `step`; `shutdown` then still cancels deliveries, flushes dead letters, commits what is
+final and closes the consumer within its bound.
+
 The parts: lanes.py (batching, one delivery in flight per lane), flow.py (poll gate, pauses,
 rewinds), dispatch.py (the threads deliveries run on), offsets.py (the commit watermark).
 """
@@ -66,8 +73,9 @@ class WorkerStatus:
 
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
-    revoke_grace_s: float = 5.0
-    shutdown_timeout_s: float = 15.0
+    revoke_grace_s: float = 5.0  # how long a revocation waits for deliveries of the revoked partitions
+    shutdown_timeout_s: float = 15.0  # how long shutdown waits for deliveries; then the dead-letter flush
+    dead_letter_flush_s: float = 10.0
     retry_decode_after_s: float = 2.0
     pause_after_s: float = 2.0  # a partition over its buffer share this long with no progress is paused
     max_retry_decode_after_s: float = 30.0
@@ -103,6 +111,7 @@ class Worker:
         self._last_commit = 0.0
         self._last_full_commit = 0.0
         self._stop = False
+        self._fatal: FatalError | None = None  # the first fatal error; the worker stops
         self.status = WorkerStatus()
 
     # ------------------------------------------------------------------ lifecycle
@@ -112,6 +121,7 @@ class Worker:
         self._stop = True
 
     def run(self) -> None:
+        """Poll and deliver until stop() or a fatal error; always shut down within the bound."""
         self.status.started = self._clock.monotonic()
         self.status.running = True
         self._source.subscribe(self)
@@ -122,9 +132,19 @@ class Worker:
         finally:
             self.shutdown()
             self.status.running = False
+        if self._fatal is not None:
+            raise self._fatal  # found while shutting down (e.g. the dead-letter producer failed for good)
 
     def step(self) -> None:
-        """One loop iteration (public so tests can drive the loop)."""
+        """One loop iteration (public so tests can drive the loop); raises the first FatalError met."""
+        try:
+            self._step()
+        except FatalError as exc:
+            self._fatal = self._fatal or exc
+        if self._fatal is not None:
+            raise self._fatal
+
+    def _step(self) -> None:
         lanes = self._lanes
         if self._flow.gate_open:
             busy = lanes.in_flight > 0 or lanes.buffered()
@@ -143,7 +163,8 @@ class Worker:
             self._collect(wait_s=0.005)  # the gate is closed: wait for deliveries to make room
         self._dlq.poll()
         now = self._clock.monotonic()
-        lanes.flush(now, force=False)
+        if self._fatal is None:
+            lanes.flush(now, force=False)
         self._flow.check(now, self._gens, self._tracker.unfinished)
         self._maybe_commit(now, force=False)
         st = self.status
@@ -154,62 +175,103 @@ class Worker:
         m.BUFFERED_RECORDS.set(st.buffered)
 
     def shutdown(self) -> None:
-        """Send what is buffered, wait for deliveries within the bound, flush dead letters, commit, close."""
+        """Stop within shutdown_timeout_s + dead_letter_flush_s (plus the final commit and close).
+
+        1. unless a fatal error stopped the worker, send what is buffered and wait for deliveries;
+        2. cancel every delivery still in flight and take what comes back before the deadline;
+        3. flush the dead-letter producer, so acknowledged dead letters become final;
+        4. commit what is final (synchronously) and close the consumer.
+        Never raises: a fatal error met here is kept and raised by `run`.
+        """
         lanes, wait = self._lanes, self._dispatcher
         deadline = wait.monotonic() + self._opt.shutdown_timeout_s
-        while wait.monotonic() < deadline and (lanes.in_flight or lanes.buffered()):
-            lanes.flush(self._clock.monotonic(), force=True)
-            self._collect(wait_s=0.05)
-            self._dlq.poll()
-        for d in lanes.sending():
-            d.cancel.set()
+        try:
+            while self._fatal is None and (lanes.in_flight or lanes.buffered()) and wait.monotonic() < deadline:
+                lanes.flush(self._clock.monotonic(), force=True)
+                self._collect(wait_s=min(0.05, max(0.0, deadline - wait.monotonic())))
+                self._dlq.poll()
+            for delivery in lanes.sending():
+                delivery.cancel.set()
+            while lanes.in_flight and wait.monotonic() < deadline:
+                self._collect(wait_s=min(0.05, max(0.0, deadline - wait.monotonic())))
+        except FatalError as exc:
+            self._fatal = self._fatal or exc
+        for delivery in lanes.sending():
+            delivery.cancel.set()
         wait.close()
-        while lanes.in_flight:
-            self._collect(wait_s=0.05)
-        self._dlq.flush(10.0)
+        try:
+            self._dlq.flush(self._opt.dead_letter_flush_s)
+        except FatalError as exc:  # those dead letters are not written: their offsets stay uncommitted
+            self._fatal = self._fatal or exc
         self._maybe_commit(self._clock.monotonic(), force=True)
-        log.info("worker_stopped", unfinished=self._tracker.unfinished(), delivered=self.status.delivered)
+        log.info(
+            "worker_stopped", unfinished=self._tracker.unfinished(), delivered=self.status.delivered,
+            abandoned=lanes.in_flight, fatal=str(self._fatal) if self._fatal else None,
+        )
         self._source.close()
 
     # ------------------------------------------------------------------ rebalance
 
     def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
+        """Partitions added to this member (incremental: the ones it already owns are untouched)."""
         for tp in partitions:
-            self._next_gen += 1
-            self._gens[tp] = self._next_gen
+            if tp not in self._gens:
+                self._next_gen += 1
+                self._gens[tp] = self._next_gen
         self.status.assigned = len(self._gens)
         log.info("partitions_assigned", partitions=[f"{tp.topic}[{tp.partition}]" for tp in partitions])
 
     def on_revoked(self, partitions: Sequence[TopicPartition]) -> None:
-        revoked = set(partitions)
+        """Give up `partitions` (only those): bounded grace for their deliveries, then commit what is final.
+
+        A delivery of them still in flight after `revoke_grace_s` is cancelled; the partition stays
+        pinned to its lane, so if it comes back to this worker its records wait behind that delivery.
+        """
+        revoked = {tp for tp in partitions if tp in self._gens}
         lanes, wait = self._lanes, self._dispatcher
         lanes.drop(revoked)
         deadline = wait.monotonic() + self._opt.revoke_grace_s
-        while wait.monotonic() < deadline and lanes.sending(revoked):
-            self._collect(wait_s=0.05)
-        self._dlq.flush(max(0.0, min(5.0, deadline - wait.monotonic())))
+        try:
+            while lanes.sending(revoked) and wait.monotonic() < deadline:
+                self._collect(wait_s=min(0.05, max(0.0, deadline - wait.monotonic())))
+            for delivery in lanes.sending(revoked):
+                delivery.cancel.set()
+            self._dlq.flush(max(0.0, min(5.0, deadline - wait.monotonic())))
+        except FatalError as exc:  # raised by the next step; the revocation itself completes
+            self._fatal = self._fatal or exc
         self._maybe_commit(self._clock.monotonic(), force=True)
-        for tp in revoked:
+        self._forget(revoked, "partitions_revoked")
+
+    def on_lost(self, partitions: Sequence[TopicPartition]) -> None:
+        """Partitions already taken from this member (session lost): drop them, cancel, never commit them."""
+        lost = {tp for tp in partitions if tp in self._gens}
+        self._lanes.drop(lost)
+        for delivery in self._lanes.sending(lost):
+            delivery.cancel.set()
+        self._forget(lost, "partitions_lost")
+
+    def _forget(self, partitions: set[TopicPartition], event: str) -> None:
+        for tp in partitions:
             left = self._tracker.unfinished(tp)
             if left:
-                log.info("revoked_with_unfinished", topic=tp.topic, partition=tp.partition, unfinished=left)
+                log.info("partition_left_unfinished", topic=tp.topic, partition=tp.partition, unfinished=left)
             self._tracker.forget(tp)
             self._gens.pop(tp, None)
-            lanes.unpin(tp)
             self._flow.forget(tp)
         self.status.assigned = len(self._gens)
-        log.info("partitions_revoked", partitions=[f"{tp.topic}[{tp.partition}]" for tp in partitions])
+        log.info(event, partitions=[f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions)])
 
     # ------------------------------------------------------------------ ingest
 
     def _ingest_all(self, records: list[SourceRecord]) -> None:
         counts: dict[str, int] = {}
-        skip: set[TopicPartition] = set()
         now = self._clock.monotonic()
         end = len(records)
         start = 0
-        lanes = self._lanes
-        # librdkafka hands out runs of one partition's records: route each run as a unit.
+        lanes, rewinding = self._lanes, self._flow.rewinding
+        # librdkafka hands out runs of one partition's records, and one poll may hold several runs
+        # of a partition: route each run as a unit. After a rewind every later record of that
+        # partition is read again from the seek position, so later runs are dropped until then.
         while start < end:
             first = records[start]
             topic, partition = first.topic, first.partition
@@ -217,14 +279,11 @@ class Worker:
             while stop < end and records[stop].partition == partition and records[stop].topic == topic:
                 stop += 1
             tp = TopicPartition(topic, partition)
-            if tp not in skip:
-                taken = self._ingest(records, start, stop, tp, now)
-                counts[topic] = counts.get(topic, 0) + taken
-                if taken < stop - start:
-                    skip.add(tp)
+            if not rewinding(tp):
+                counts[topic] = counts.get(topic, 0) + self._ingest(records, start, stop, tp, now)
             start = stop
             # a lane came free while this poll was being routed: refill it now, not after the poll
-            if lanes.in_flight and self._collect():
+            if lanes.in_flight and self._collect() and self._fatal is None:
                 lanes.flush(now, force=False)
         for topic, n in counts.items():
             m.RECORDS_CONSUMED.labels(topic).inc(n)
@@ -246,7 +305,7 @@ class Worker:
                 value = decode(pipeline, record)
             except RetriableError as exc:
                 self._flow.rewind(record, tp, exc, now)
-                return i - start + 1
+                return i - start
             if not backoff_reset:
                 self._flow.progressed(tp)
                 backoff_reset = True
@@ -331,14 +390,15 @@ class Worker:
 
     def _apply(self, delivery: Delivery) -> None:
         lane, batch, exc = delivery.lane, delivery.items, delivery.error
-        if isinstance(exc, DeliveryAbandoned):
-            return
         if isinstance(exc, FatalError):
-            raise exc
+            self._fatal = self._fatal or exc  # raised by step(); nothing of this batch is final
+            return
         outcomes = delivery.outcomes
         if exc is not None or outcomes is None or len(outcomes) != len(batch):
-            # A sink bug: never finalise on doubt; put the batch back at the head of its lane.
-            log.error("delivery_failed_unexpectedly", error=repr(exc), records=len(batch))
+            # Abandoned (revocation, shutdown) or a sink bug: never finalise on doubt; what is still
+            # ours goes back to the head of its lane, ahead of anything read since.
+            if not isinstance(exc, DeliveryAbandoned):
+                log.error("delivery_failed_unexpectedly", error=repr(exc), records=len(batch))
             self._lanes.put_back(lane, [i for i in batch if self._gens.get(i.record.tp) == i.gen])
             return
         delivered: dict[str, int] = {}
