@@ -305,7 +305,7 @@ class Worker:
                 value = decode(pipeline, record)
             except RetriableError as exc:
                 self._flow.rewind(record, tp, exc, now)
-                return i - start
+                return i - start + 1  # the failed record was read too (it is read again later)
             if not backoff_reset:
                 self._flow.progressed(tp)
                 backoff_reset = True
