@@ -52,7 +52,10 @@ class Sink(Protocol):
     """Delivers one batch of serialised envelopes of one route to DCS.
 
     Returns one Outcome per message, in order. Retries transient failures itself while `cancel`
-    is not set; raises DeliveryAbandoned when cancelled, FatalError when it must stop.
+    is not set; raises DeliveryAbandoned when cancelled, FatalError when it must stop (and for a
+    configuration problem: it never rejects records for what is wrong with the request).
+    Order: the last write the destination takes of each message follows the batch order, so a
+    message retried after later ones were accepted is sent again together with them.
     """
 
     def deliver(self, route: Route, messages: Sequence[bytes], cancel: threading.Event) -> list[Outcome]: ...
