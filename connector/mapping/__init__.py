@@ -99,10 +99,13 @@ def compile_mappings(
         )
         schema = _load_schema(spec.xdm_schema, local)
         env = CompileEnv(lookups=spec.lookups, clock=clock)
+        route = _route(spec, aep)
+        if route.destination == "edge" and route.authenticated and not route.ims_org:
+            local.append("destination edge: aep.ims_org is required on the authenticated host (x-gw-ims-org-id)")
         mapping = compile_mapping(
             spec=spec,
             raw_spec=source.spec,
-            route=_route(spec, aep),
+            route=route,
             envelope=envelope,
             env=env,
             problems=local,
