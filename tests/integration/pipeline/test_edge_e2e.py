@@ -53,8 +53,8 @@ def edge_dataset(server: EmulatorServer) -> str:
             "n": {"type": "integer"},
             "source": {
                 "type": "object",
-                "properties": {"topic": {"type": "string"}, "partition": {"type": "integer"},
-                               "offset": {"type": "integer"}},  # fmt: skip
+                "properties": {name: {"type": "integer"} for name in ("partition", "offset")}
+                | {"topic": {"type": "string"}},
             },
         },
     }
