@@ -236,7 +236,7 @@ def _overrides(raw: Any, problems: list[str]) -> dict[str, Any] | None:
     return dict(raw)
 
 
-_DCS_ONLY = ("inlet_url", "flow_id", "source_name")
+_DCS_ONLY = ("inlet_url", "flow_id")  # schema_id, dataset_id, source_name: ignored (the datastream decides)
 _EDGE_ONLY = ("datastream_id", "datastream_overrides")
 
 

@@ -102,7 +102,7 @@ def test_edge_and_dcs_mappings_in_one_worker_survive_a_fault_mix(
     assert requests.post(f"{emulator.url}/emulator/faults", json=FAULTS, timeout=5).status_code == 200
 
     edge_mapping = audit_mapping(edge_topic, destination="edge", datastream_id=ds)
-    for key in ("schema_id", "dataset_id", "source_name"):
+    for key in ("schema_id", "dataset_id"):
         del edge_mapping[key]
     cfg = write_worker_config(
         tmp_path / "c.yaml", bootstrap=kafka_bootstrap, group=name, topics=[dcs_topic, edge_topic], dead_letter=dlq,
