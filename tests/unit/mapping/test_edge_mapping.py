@@ -17,7 +17,7 @@ from connector.config import AuthSettings, EdgeSettings, MappingSource, parse_se
 from connector.errors import FatalError
 from connector.mapping import compile_mappings
 from connector.records import Accepted, Outcome, Route
-from tests.unit.mapping.helpers import AEP, clock, inline, record
+from tests.unit.mapping.helpers import AEP, clock, inline, record, shipped
 
 EDGE = """
 name: web
@@ -147,3 +147,9 @@ def test_destination_sink_hands_each_route_to_its_sink() -> None:
     assert [r.destination for r in dcs.routes] == ["dcs"] and [r.destination for r in edge.routes] == ["edge"]
     with pytest.raises(FatalError):
         DestinationSink({"dcs": dcs}).deliver(Route("x", destination="edge"), [b"{}"], cancel)
+
+
+def test_the_shipped_edge_mapping_compiles() -> None:
+    """config/mappings/loyalty-events-edge.yaml (the demo's and the example's) is a valid edge mapping."""
+    mapping = shipped("loyalty-events-edge")
+    assert mapping.route.destination == "edge" and mapping.route.datastream_id
