@@ -30,6 +30,7 @@ import requests
 import structlog
 
 from connector import USER_AGENT
+from connector.aep.base import CONFIG_ERRORS, NEVER_DEAD_LETTER, Chunk, HttpSink, NoAnswer
 from connector.aep.exeg import (
     EVENT_CODES,
     EdgeAction,
@@ -40,16 +41,10 @@ from connector.aep.exeg import (
     parse_success,
     retry_cause,
 )
-from connector.aep.ims import TokenProvider
 from connector.aep.ratelimit import TokenBucket
 from connector.aep.responses import retry_after
-from connector.aep.retry import Backoff
-from connector.aep.transport import make_session, timeouts, verify
-from connector.clock import SystemClock
-from connector.config import AepSettings, DeliverySettings
+from connector.config import AepSettings
 from connector.errors import DeliveryAbandoned, FatalError, RejectedError, RetriableError, RetryAfterError
-from connector.interfaces import Clock
-from connector.observability.logging import redact_text
 from connector.observability.metrics import EDGE_ERRORS, EDGE_REQUEST_SECONDS, EDGE_RETRIES
 from connector.records import Accepted, Outcome, Route
 
@@ -57,8 +52,6 @@ log = structlog.get_logger(__name__)
 
 REQUEST_UNIT_BYTES = 8 * 1024  # Adobe: a request unit is an 8 KB fragment sent to one upstream
 _OPEN = b'{"events":['
-_NEVER_DEAD_LETTER = frozenset({"401", "ims"})  # the events are fine; the credentials or IMS are not
-_CONFIG_ERRORS = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
 
 
 def request_body(events: Sequence[bytes], meta: bytes | None = None) -> bytes:
@@ -96,25 +89,6 @@ def plan_requests(
     return chunks, too_large
 
 
-@dataclass(slots=True)
-class _Chunk:
-    """Event indices sent in one request, with the retry state they carry."""
-
-    indices: list[int]
-    failures: int = 0
-    delay: float = 0.0
-    auth_retried: bool = False
-
-
-class _NoAnswer(Exception):
-    """A request that got no HTTP answer."""
-
-    def __init__(self, cause: str, detail: str) -> None:
-        super().__init__(detail)
-        self.cause = cause
-        self.detail = detail
-
-
 @dataclass(frozen=True, slots=True)
 class _Reply:
     status: int
@@ -122,38 +96,15 @@ class _Reply:
     retry_after: float | None
 
 
-class EdgeSink:
+class EdgeSink(HttpSink):
     """Implements connector.interfaces.Sink for Edge routes over one pooled Session; safe from many threads."""
 
-    def __init__(
-        self,
-        aep: AepSettings,
-        delivery: DeliverySettings,
-        *,
-        session: requests.Session | None = None,
-        tokens: TokenProvider | None = None,
-        clock: Clock | None = None,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self.clock: Clock = clock or SystemClock()
-        self._real_time = isinstance(self.clock, SystemClock)
-        self._owns_session = session is None
-        self.session = session or make_session(aep.transport)
-        self._timeout = timeouts(aep.transport)
-        self._verify = verify(aep.transport)
-        if tokens is None and aep.auth.enabled:
-            tokens = TokenProvider(aep.auth, self.session, clock=clock, timeout=self._timeout, verify=self._verify)
-        self.tokens = tokens
-        self.backoff = backoff or Backoff.from_settings(delivery)
-        self.delivery = delivery
+    def configure(self, aep: AepSettings) -> None:
         self.edge = aep.edge
         self.api_key = aep.api_key or aep.auth.client_id or None
         rate = aep.edge.request_units_per_s
         burst = max(rate or 0.0, 8.0 * aep.edge.upstreams)
         self._units = TokenBucket(rate, burst, self.clock) if rate else None
-        self._secrets = [
-            s.reveal() for s in (aep.auth.client_secret, aep.transport.proxy_password) if s is not None and s.reveal()
-        ]
 
     def deliver(self, route: Route, messages: Sequence[bytes], cancel: threading.Event) -> list[Outcome]:
         if not messages:
@@ -163,10 +114,6 @@ class EdgeSink:
         if route.authenticated and self.tokens is None:
             raise FatalError("the Edge Network route is authenticated but aep.auth is not enabled")
         return _EdgeDelivery(self, route, messages, cancel).run()
-
-    def close(self) -> None:
-        if self._owns_session:
-            self.session.close()
 
     @staticmethod
     def url(route: Route) -> str:
@@ -188,18 +135,8 @@ class EdgeSink:
             units = -(-nbytes // REQUEST_UNIT_BYTES) * self.edge.upstreams
             self.wait(self._units.reserve(units), cancel)
 
-    def wait(self, seconds: float, cancel: threading.Event) -> None:
-        """Sleep unless cancelled; raise DeliveryAbandoned if `cancel` is set before or during the wait."""
-        if seconds > 0:
-            if self._real_time:
-                cancel.wait(seconds)
-            else:
-                self.clock.sleep(seconds)
-        if cancel.is_set():
-            raise DeliveryAbandoned("delivery cancelled")
-
     def post(self, url: str, body: bytes, headers: dict[str, str], count: int) -> _Reply:
-        """One HTTP request; no answer raises _NoAnswer, a malformed URL FatalError."""
+        """One HTTP request; no answer raises NoAnswer, a malformed URL FatalError."""
         started = self.clock.monotonic()
         try:
             response = self.session.post(
@@ -207,7 +144,7 @@ class EdgeSink:
             )
         except requests.Timeout as exc:
             raise self._no_answer("timeout", exc, url, count, started) from None
-        except _CONFIG_ERRORS as exc:
+        except CONFIG_ERRORS as exc:
             raise FatalError(f"cannot send to the Edge Network at {url}: {type(exc).__name__}") from None
         except requests.RequestException as exc:
             raise self._no_answer("connection", exc, url, count, started) from None
@@ -219,16 +156,11 @@ class EdgeSink:
         log.debug("edge_request", url=url, status=reply.status, events=count, bytes=len(body), ms=round(elapsed * 1000))
         return reply
 
-    def _no_answer(self, cause: str, exc: Exception, url: str, count: int, started: float) -> _NoAnswer:
+    def _no_answer(self, cause: str, exc: Exception, url: str, count: int, started: float) -> NoAnswer:
         elapsed = self.clock.monotonic() - started
         EDGE_REQUEST_SECONDS.labels(status="error").observe(elapsed)
         log.debug("edge_request", url=url, status="error", cause=cause, events=count, ms=round(elapsed * 1000))
-        return _NoAnswer(cause, f"{type(exc).__name__}: {self.scrub(str(exc))}"[:500])
-
-    def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return redact_text(text)
+        return NoAnswer(cause, f"{type(exc).__name__}: {self.scrub(str(exc))}"[:500])
 
 
 class _EdgeDelivery:
@@ -260,7 +192,7 @@ class _EdgeDelivery:
                 f"{edge.max_request_bytes} bytes per request (aep.edge.max_request_bytes)",
                 http_status=413,
             )
-        queue = deque(_Chunk(c) for c in planned)
+        queue = deque(Chunk(c) for c in planned)
         while queue:
             chunk = queue.popleft()
             self.sink.wait(chunk.delay, self.cancel)
@@ -295,7 +227,7 @@ class _EdgeDelivery:
                 f"({detail}): this is a request problem, not bad events"
             )
 
-    def attempt(self, chunk: _Chunk) -> list[_Chunk]:
+    def attempt(self, chunk: Chunk) -> list[Chunk]:
         """Send `chunk` once; settle what can be settled and return the chunks still to send, in order."""
         if self.cancel.is_set():
             raise DeliveryAbandoned("delivery cancelled")
@@ -312,7 +244,7 @@ class _EdgeDelivery:
         self.requests += 1
         try:
             reply = sink.post(self.url, body, sink.headers(self.route, token), len(chunk.indices))
-        except _NoAnswer as failure:
+        except NoAnswer as failure:
             return self.retry(chunk, failure.cause, None, None, failure.detail)
         if 200 <= reply.status < 300:
             return self.succeeded(chunk, reply)
@@ -333,7 +265,7 @@ class _EdgeDelivery:
         detail = f"HTTP {reply.status}: {sink.scrub(problem.describe())}"
         return self.retry(chunk, retry_cause(reply.status), reply.status, reply.retry_after, detail)
 
-    def succeeded(self, chunk: _Chunk, reply: _Reply) -> list[_Chunk]:
+    def succeeded(self, chunk: Chunk, reply: _Reply) -> list[Chunk]:
         """2xx: accepted, unless a 207 names failed upstreams and the policy is to retry them."""
         answer = parse_success(reply.body)
         for p in answer.warnings + answer.errors:
@@ -347,7 +279,7 @@ class _EdgeDelivery:
             self.outcomes[i] = Accepted(answer.request_id)
         return []
 
-    def halve(self, chunk: _Chunk, status: int, problem: Problem, reason: str) -> list[_Chunk]:
+    def halve(self, chunk: Chunk, status: int, problem: Problem, reason: str) -> list[Chunk]:
         if len(chunk.indices) == 1:
             index = chunk.indices[0]
             message = self.sink.scrub(problem.describe())
@@ -358,11 +290,11 @@ class _EdgeDelivery:
         mid = len(chunk.indices) // 2
         log.debug("edge_split", status=status, code=problem.code, events=len(chunk.indices))
         return [
-            _Chunk(chunk.indices[:mid], chunk.failures, auth_retried=chunk.auth_retried),
-            _Chunk(chunk.indices[mid:], chunk.failures, auth_retried=chunk.auth_retried),
+            Chunk(chunk.indices[:mid], chunk.failures, auth_retried=chunk.auth_retried),
+            Chunk(chunk.indices[mid:], chunk.failures, auth_retried=chunk.auth_retried),
         ]
 
-    def reauth(self, chunk: _Chunk, token: str | None, reply: _Reply, problem: Problem) -> list[_Chunk]:
+    def reauth(self, chunk: Chunk, token: str | None, reply: _Reply, problem: Problem) -> list[Chunk]:
         tokens = self.sink.tokens
         if token is None or tokens is None:
             raise FatalError(
@@ -373,7 +305,7 @@ class _EdgeDelivery:
         tokens.invalidate(token)
         if not chunk.auth_retried:
             EDGE_RETRIES.labels(cause="401").inc()
-            return [_Chunk(chunk.indices, chunk.failures, auth_retried=True)]
+            return [Chunk(chunk.indices, chunk.failures, auth_retried=True)]
         if not self.auth_failed_logged:
             log.error(
                 "auth_failed",
@@ -385,13 +317,13 @@ class _EdgeDelivery:
             self.auth_failed_logged = True
         return self.retry(chunk, "401", 401, reply.retry_after, "the Edge Network answered 401 with a fresh token")
 
-    def retry(self, chunk: _Chunk, cause: str, status: int | None, wait: float | None, detail: str) -> list[_Chunk]:
+    def retry(self, chunk: Chunk, cause: str, status: int | None, wait: float | None, detail: str) -> list[Chunk]:
         """Schedule `chunk` again after a backoff, or dead-letter it once retries are exhausted (opt-in)."""
         EDGE_RETRIES.labels(cause=cause).inc()
         failures = chunk.failures + 1
         delivery = self.sink.delivery
         exhausted = failures >= delivery.attempts_before_exhausted
-        if exhausted and cause not in _NEVER_DEAD_LETTER and delivery.on_retries_exhausted == "dead_letter":
+        if exhausted and cause not in NEVER_DEAD_LETTER and delivery.on_retries_exhausted == "dead_letter":
             log.warning(
                 "retries_exhausted", action="dead_letter", events=len(chunk.indices), attempts=failures,
                 cause=cause, status=status, datastream=self.route.datastream_id,
@@ -408,4 +340,4 @@ class _EdgeDelivery:
             self.exhausted_logged = True
         delay = self.sink.backoff.delay(failures, wait, exhausted=exhausted)
         log.debug("edge_retry", cause=cause, status=status, attempt=failures, delay_ms=round(delay * 1000))
-        return [_Chunk(chunk.indices, failures, delay, chunk.auth_retried)]
+        return [Chunk(chunk.indices, failures, delay, chunk.auth_retried)]
