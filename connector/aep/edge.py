@@ -7,8 +7,9 @@ Per `deliver` call:
 2. send the requests in order (a lane carries whole partitions, so this keeps each partition's
    order, across retries); a 2xx accepts every event of the request; a 207 names failed
    upstreams and is retried (`on_upstream_error: retry`, the default) or accepted;
-3. an input error (an event-level EXEG code, or a 4xx without a known code): halve until the bad
-   event is alone, then dead-letter it with Adobe's code and report; 413: halve, alone "too-large";
+3. an input error (an event-level EXEG code, or a 4xx without a known code): send the event the
+   problem names ("event #3") alone, or halve, until the bad event is alone, then dead-letter it
+   with Adobe's code and report; 413: halve, alone "too-large";
 4. 401 for a missing, invalid or expired token: new token and one immediate retry, then backoff;
    datastream, permission and URL problems raise FatalError;
 5. 429, 5xx, timeouts, connection errors, IMS outages: backoff with full jitter, Retry-After as a
@@ -175,6 +176,8 @@ class _EdgeDelivery:
         self.cancel = cancel
         self.outcomes: list[Outcome | None] = [None] * len(messages)
         self.unrecognised: set[int] = set()  # dead-lettered after a 4xx whose code is no known input error
+        self.named: set[int] = set()  # events sent alone because a refusal named their index
+        self.trust_index = True
         self.notes: Counter[str] = Counter()  # EXEG codes of 2xx warnings and accepted 207 errors
         self.requests = 0
         self.exhausted_logged = False
@@ -275,6 +278,8 @@ class _EdgeDelivery:
             detail = "; ".join(self.sink.scrub(p.describe()) for p in answer.errors[:3])
             return self.retry(chunk, "upstream", reply.status, reply.retry_after, f"HTTP 207: {detail}")
         self.notes.update(p.code or "none" for p in answer.warnings + answer.errors)
+        if len(chunk.indices) == 1 and chunk.indices[0] in self.named:
+            self.trust_index = False
         for i in chunk.indices:
             self.outcomes[i] = Accepted(answer.request_id)
         return []
@@ -287,12 +292,17 @@ class _EdgeDelivery:
             if reason == "edge-rejected" and problem.number not in EVENT_CODES:
                 self.unrecognised.add(index)
             return []
-        mid = len(chunk.indices) // 2
-        log.debug("edge_split", status=status, code=problem.code, events=len(chunk.indices))
-        return [
-            Chunk(chunk.indices[:mid], chunk.failures, auth_retried=chunk.auth_retried),
-            Chunk(chunk.indices[mid:], chunk.failures, auth_retried=chunk.auth_retried),
-        ]
+        named = problem.event_index if reason == "edge-rejected" and self.trust_index else None
+        if named is not None and 0 <= named < len(chunk.indices):
+            # Adobe names the event ("event #3"): send it alone and its neighbours around it. Should
+            # that event be accepted, the index meant something else: halve from then on.
+            self.named.add(chunk.indices[named])
+            parts = [chunk.indices[:named], chunk.indices[named : named + 1], chunk.indices[named + 1 :]]
+        else:
+            mid = len(chunk.indices) // 2
+            parts = [chunk.indices[:mid], chunk.indices[mid:]]
+        log.debug("edge_split", status=status, code=problem.code, events=len(chunk.indices), named=named)
+        return [Chunk(part, chunk.failures, auth_retried=chunk.auth_retried) for part in parts if part]
 
     def reauth(self, chunk: Chunk, token: str | None, reply: _Reply, problem: Problem) -> list[Chunk]:
         tokens = self.sink.tokens

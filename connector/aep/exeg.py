@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 _CODE = re.compile(r"EXEG-(\d{4})-(\d{3})")
+_EVENT = re.compile(r"\bevent #(\d+)|\bevents\[(\d+)\]", re.IGNORECASE)  # "event #3" (0306), "events[3]"
 _TEXT_LIMIT = 1_000
 
 
@@ -70,6 +71,12 @@ class Problem:
     def number(self) -> str | None:
         """The four digits of the code ("0306"), or None."""
         return self.code[5:9] if self.code else None
+
+    @property
+    def event_index(self) -> int | None:
+        """The index of the event the problem names ("event #3", "events[3]"), if exactly one is named."""
+        found = {int(m.group(1) or m.group(2)) for m in _EVENT.finditer(" ".join((self.detail, *self.errors)))}
+        return found.pop() if len(found) == 1 else None
 
     def describe(self) -> str:
         """One line for logs and dead-letter headers: code, title, detail and the report's errors."""

@@ -154,28 +154,60 @@ def test_an_event_too_large_alone_is_dead_lettered_without_a_request() -> None:
     assert len(h.adapter.seen) == 1
 
 
-def _reject_poisoned(code: str) -> Any:
+def _reject_poisoned(code: str, index: str = "right") -> Any:
+    """400 while the request holds the poisoned event, naming its index (right, 1-based, or always 0)."""
+
     def handler(request: PreparedRequest) -> Reply:
-        body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
-        if b"poison" in body:
-            return Reply(int(code[-3:]), exeg(code, "Event is missing primary identity", detail="event #0"))
-        return ok()
+        body = orjson.loads(request.body or b"{}")
+        at = [i for i, e in enumerate(body["events"]) if e["xdm"]["_id"] == "poison"]
+        if not at:
+            return ok()
+        named = {"right": at[0], "one-based": at[0] + 1, "zero": 0}[index]
+        detail = f"There was no primary identity provided for event #{named}."
+        return Reply(int(code[-3:]), exeg(code, "Event is missing primary identity", detail=detail))
 
     return handler
 
 
-def test_event_level_400_bisects_to_the_one_bad_event_among_8() -> None:
-    """EXEG-0306-400 for the request: halves until the poisoned event is alone; it alone is dead-lettered."""
+def _poisoned(n: int, at: int) -> list[bytes]:
+    msgs = events(n)
+    msgs[at] = orjson.dumps({"xdm": {"_id": "poison"}})
+    return msgs
+
+
+def test_event_named_by_the_refusal_is_sent_alone_at_once() -> None:
+    """EXEG-0306-400 names event #5: it is sent alone (and dead-lettered), its neighbours around it."""
     h = Harness()
-    msgs = events(8)
-    msgs[5] = orjson.dumps({"xdm": {"_id": "poison"}})
     h.adapter.route(COLLECT, _reject_poisoned("0306-400"))
-    out = h.deliver(msgs)
-    rejected = [i for i, o in enumerate(out) if isinstance(o, RejectedError)]
-    assert rejected == [5]
+    out = h.deliver(_poisoned(8, 5))
+    assert [i for i, o in enumerate(out) if isinstance(o, RejectedError)] == [5]
     err = out[5]
     assert isinstance(err, RejectedError) and err.reason == "edge-rejected" and err.http_status == 400
     assert "EXEG-0306-400" in err.message and "primary identity" in err.message
+    assert [len(b) for b in h.bodies()] == [8, 5, 1, 2]
+
+
+@pytest.mark.parametrize("index", ["one-based", "zero"])
+def test_a_misleading_event_index_still_finds_the_bad_event(index: str) -> None:
+    """Should the index mean something else, the named event is accepted and halving takes over."""
+    h = Harness()
+    h.adapter.route(COLLECT, _reject_poisoned("0306-400", index))
+    out = h.deliver(_poisoned(64, 37))
+    assert [i for i, o in enumerate(out) if isinstance(o, RejectedError)] == [37]
+    assert len(h.adapter.seen) <= 4 + 2 * 6  # one wrong guess, then bisection
+
+
+def test_event_level_422_without_an_index_bisects_to_the_one_bad_event_among_8() -> None:
+    """A refusal that names no event: halves until the poisoned event is alone."""
+    h = Harness()
+
+    def handler(request: PreparedRequest) -> Reply:
+        body = request.body if isinstance(request.body, bytes) else b""
+        return Reply(422, exeg("0104-422", "Unprocessable entity")) if b"poison" in body else ok()
+
+    h.adapter.route(COLLECT, handler)
+    out = h.deliver(_poisoned(8, 5))
+    assert [i for i, o in enumerate(out) if isinstance(o, RejectedError)] == [5]
     assert len(h.adapter.seen) == 1 + 2 + 2 + 2  # whole, two halves, two quarters, two eighths
 
 
