@@ -102,6 +102,8 @@ def compile_mappings(
         route = _route(spec, aep)
         if route.destination == "edge" and route.authenticated and not route.ims_org:
             local.append("destination edge: aep.ims_org is required on the authenticated host (x-gw-ims-org-id)")
+        if route.destination == "edge" and route.authenticated and not aep.auth.enabled:
+            local.append("destination edge: aep.edge.authenticated needs aep.auth (OAuth server-to-server credentials)")
         mapping = compile_mapping(
             spec=spec,
             raw_spec=source.spec,

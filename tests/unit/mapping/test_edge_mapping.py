@@ -105,6 +105,12 @@ def test_authenticated_edge_needs_the_org() -> None:
     assert any("aep.ims_org is required" in p for p in problems)
 
 
+def test_authenticated_edge_needs_credentials() -> None:
+    aep = replace(AEP, edge=EdgeSettings(authenticated=True))
+    _, problems = compile_mappings([MappingSource("web", yaml.safe_load(EDGE), "<t>", Path("."))], aep)
+    assert any("aep.edge.authenticated needs aep.auth" in p for p in problems)
+
+
 def _settings(aep: dict[str, Any], mappings: list[dict[str, Any]]) -> list[str]:
     raw = {"kafka": {"bootstrap_servers": "k:9092", "topics": ["web"]}, "aep": aep, "dead_letter": {"topic": "dlq"},
            "mappings": mappings}  # fmt: skip
