@@ -44,7 +44,7 @@ def main(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     configure_logging(settings.observability.log_format, "warning")
-    if args.datastreams:
+    if getattr(args, "datastreams", False):  # callers may build the Namespace without it
         compiled, problems = compile_mappings(settings.mappings, settings.aep)
         if problems:
             raise ConfigError(problems)
