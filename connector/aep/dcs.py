@@ -46,6 +46,7 @@ from connector.clock import SystemClock
 from connector.config import AepSettings, DeliverySettings
 from connector.errors import DeliveryAbandoned, FatalError, RejectedError, RetriableError, RetryAfterError
 from connector.interfaces import Clock
+from connector.observability.delivery_log import DeliveryEvents
 from connector.observability.logging import redact_text
 from connector.observability.metrics import (
     BATCH_BYTES,
@@ -114,6 +115,7 @@ class DcsSink:
         self.tokens = tokens
         self.backoff = backoff or Backoff.from_settings(delivery)
         self.delivery = delivery
+        self.events = DeliveryEvents()  # retries, throttling, 401s and splits as rate-limited log events
         self.single = aep.mode == "single"
         self._sync_validation = self.single and aep.sync_validation
         self._gzip = aep.transport.gzip
@@ -368,7 +370,7 @@ class _Delivery:
             self.outcomes[chunk.indices[0]] = RejectedError(reason, message, http_status=answer.status)
             return []
         mid = len(chunk.indices) // 2
-        log.debug("dcs_split", status=answer.status, records=len(chunk.indices))
+        self.sink.events.split(self.route, answer.status, len(chunk.indices))
         return [
             _Chunk(chunk.indices[:mid], chunk.failures, auth_retried=chunk.auth_retried),
             _Chunk(chunk.indices[mid:], chunk.failures, auth_retried=chunk.auth_retried),
@@ -383,6 +385,7 @@ class _Delivery:
         self.sink.tokens.invalidate(token)
         if not chunk.auth_retried:
             DCS_RETRIES.labels(cause="401").inc()
+            self.sink.events.token_rejected(self.route)
             return [_Chunk(chunk.indices, chunk.failures, auth_retried=True)]
         if not self.auth_failed_logged:
             log.error(
@@ -425,5 +428,5 @@ class _Delivery:
             )
             self.exhausted_logged = True
         delay = self.sink.backoff.delay(failures, wait, exhausted=exhausted)
-        log.debug("dcs_retry", cause=cause, status=status, attempt=failures, delay_ms=round(delay * 1000))
+        self.sink.events.retry(self.route, cause, status, failures, delay_s=delay, retry_after_s=wait, detail=detail)
         return [_Chunk(chunk.indices, failures, delay, chunk.auth_retried)]

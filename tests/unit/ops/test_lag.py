@@ -30,6 +30,9 @@ class FakeAdmin:
         meta["__consumer_offsets"] = SimpleNamespace(error=None, partitions={0: None})
         return SimpleNamespace(topics=meta)
 
+    def poll(self, timeout: float) -> int:
+        return 0
+
     def committed(self, group: str, keys: Any) -> dict[tuple[str, int], int]:
         """The CommittedReader the LagReader is given: commits of the asked partitions only."""
         return {k: o for k, o in self.commits.items() if k in set(keys)}
