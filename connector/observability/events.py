@@ -153,6 +153,11 @@ class EventAggregator:
             getattr(self._log, level)(event, **fields)
 
 
+def close_all() -> None:
+    """Log the open windows of every background aggregator (at process exit, so no count is lost)."""
+    _Flusher.close_all()
+
+
 def _hashable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return tuple(_hashable(v) for v in value)
@@ -175,6 +180,13 @@ class _Flusher:
             if cls._thread is None:
                 cls._thread = threading.Thread(target=cls._run, name="log-event-flusher", daemon=True)
                 cls._thread.start()
+
+    @classmethod
+    def close_all(cls) -> None:
+        with cls._lock:
+            live = list(cls._aggregators)
+        for aggregator in live:
+            aggregator.close()
 
     @classmethod
     def _run(cls) -> None:
