@@ -11,6 +11,7 @@ from connector.errors import ConfigError
 
 CONFIG_ENV = "AEP_CONNECTOR_CONFIG"
 DEFAULT_CONFIG = "connector.yaml"
+EXIT_UNREACHABLE = 4  # a service (Kafka, IMS, DCS, schema registry) could not be reached
 
 
 def add_config_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
