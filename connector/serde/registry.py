@@ -166,7 +166,7 @@ class RegistryClient:
 
     def check(self) -> None:
         """Raise unless the registry answers an authenticated request (for `check` and start-up)."""
-        self._get("/schemas/types", "the list of schema types")
+        self._request("GET", "/schemas/types", "the list of schema types")  # a JSON array, not an object
 
     def _parse(self, body: Mapping[str, Any], what: str) -> ParsedSchema:
         schema_type = body.get("schemaType") or "AVRO"
