@@ -4,7 +4,8 @@ Without them librdkafka prints a raw `%3|...|FAIL|...` line on stderr for every 
 (hundreds a minute while a broker is down). With `client_callbacks(role, bootstrap)` merged
 into a client's config, each log line and error goes through an EventAggregator:
 
-  kafka_unreachable  connect/resolve failures, "all brokers down" (warning, once per window per
+  kafka_unreachable  connection failures of any kind (librdkafka's FAIL lines: refused, resolve,
+                     timeouts, a peer that does not speak Kafka), "all brokers down" (warning, once per window per
                      client, then a repeat count); `kafka_reachable` once no failure was seen
                      for a whole window
   kafka_disconnected an established connection closed (idle timeout, broker restart) (info)
@@ -30,8 +31,9 @@ _THREAD_PREFIX = re.compile(r"^\[thrd:[^\]]*\]:\s*")
 _BROKER_PREFIX = re.compile(r"^(?P<broker>[^\s:]+:\d+/[\w-]+):\s*")
 _SUFFIX = re.compile(r"\s*\((?:after \d+ms in state \w+)?(?:, )?(?:\d+ identical error\(s\) suppressed)?\)\s*$")
 _UNREACHABLE_CODES = frozenset(
-    {"_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE", "_TIMED_OUT", "_MSG_TIMED_OUT", "NETWORK_EXCEPTION"}
+    {"_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE", "_TIMED_OUT", "_MSG_TIMED_OUT", "NETWORK_EXCEPTION", "_BAD_MSG"}
 )
+_HTTP_AS_SIZE = "Invalid response size 1213486160"  # the bytes "HTTP" read as a Kafka frame length
 _AUTH_CODES = frozenset(
     {
         "_AUTHENTICATION",
@@ -53,7 +55,10 @@ def clean_message(text: str) -> tuple[str | None, str]:
     if m:
         broker = m.group("broker")
         text = text[m.end() :]
-    return broker, _SUFFIX.sub("", text)
+    text = _SUFFIX.sub("", text)
+    if _HTTP_AS_SIZE in text:
+        text += " (this address answers HTTP, not Kafka: check bootstrap_servers)"
+    return broker, text
 
 
 class KafkaLogBridge:
@@ -71,8 +76,8 @@ class KafkaLogBridge:
         lowered = text.lower()
         if facility in ("FAIL", "ERROR") and "disconnected" in lowered and "state up" in message.lower():
             self._note("kafka_disconnected", "info", broker, text)
-        elif facility in ("FAIL", "ERROR") and any(t in lowered for t in _UNREACHABLE_TEXT):
-            self._unreachable(broker, text)
+        elif facility == "FAIL" or (facility == "ERROR" and any(t in lowered for t in _UNREACHABLE_TEXT)):
+            self._unreachable(broker, text)  # FAIL is librdkafka's broker-connection failure
         elif "authentication" in lowered or "sasl" in lowered or "ssl handshake" in lowered:
             self._note("kafka_auth_failed", "error", broker, text)
         else:

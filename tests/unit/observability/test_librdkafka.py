@@ -102,3 +102,13 @@ def test_a_real_consumer_on_a_closed_port_logs_one_structured_line(
     assert len(unreachable) == 1, events
     assert unreachable[0]["brokers"] == bootstrap and unreachable[0]["client"] == "consumer"
     assert len(events) <= 3, events
+
+
+def test_a_peer_that_answers_http_is_unreachable_with_a_hint() -> None:
+    """librdkafka reads "HTTP" as a 1213486160-byte frame: one kafka_unreachable naming the likely cause."""
+    bridge, logger = _bridge()
+    text = "[thrd:h:80/bootstrap]: h:80/bootstrap: Receive failed: Invalid response size 1213486160 (0..100000000)"
+    bridge.log(40, "%s [%s] %s", "FAIL", "c", text)
+    bridge.error(KafkaError(KafkaError._BAD_MSG, text))
+    assert [e for _, e, _ in logger.lines] == ["kafka_unreachable"]
+    assert "answers HTTP, not Kafka" in logger.lines[0][2]["error"]
