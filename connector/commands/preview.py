@@ -6,9 +6,10 @@
 Offline, it reads JSON lines (or one JSON array) of decoded record values. With --from-topic it
 reads up to N records (default 10) from Kafka without committing and without joining the
 worker's group (connector.ops.topic_reader), decodes them with the topic's mapping format (JSON,
-Avro through the registry, plain Avro) and maps them. Each DCS envelope goes to stdout as pretty
-JSON (an Edge Network event `{"xdm": ...}` for `destination: edge`); each record's decode or mapping error (reason, target path, expression), an envelope over
-DCS's 1 MB limit, or an XDM schema violation goes to stderr. Exit 0 when every record mapped (and
+Avro through the registry, plain Avro) and maps them. Each DCS envelope (or, for
+`destination: edge`, each Edge Network event `{"xdm": ...}`) goes to stdout as pretty JSON; each
+record's decode or mapping error (reason, target path, expression), an envelope over DCS's 1 MB
+limit, or an XDM schema violation goes to stderr. Exit 0 when every record mapped (and
 validated), 1 otherwise, 4 when Kafka or the registry cannot be reached.
 """
 
