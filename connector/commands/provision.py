@@ -32,15 +32,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from connector.config import load_settings
-    from connector.errors import ConfigError, RetriableError
+    from connector.errors import ConfigError, FatalError, RetriableError
     from connector.mapping import compile_mappings
     from connector.observability.logging import configure_logging
     from connector.ops import datastreams
+    from connector.ops.config_edit import update_config_text
     from connector.ops.platform import PlatformClient
-    from connector.ops.provision import Provisioner, ProvisionRequest, config_snippet, update_config_text
+    from connector.ops.provision import Provisioner, ProvisionRequest, config_snippet
 
     settings = load_settings(args.config)
     configure_logging(settings.observability.log_format, "warning")
@@ -77,8 +79,16 @@ def main(args: argparse.Namespace) -> int:
     print(f"created: {created}; reused: {reused}", file=sys.stderr)
     if args.write:
         path = Path(args.config)
-        path.write_text(update_config_text(path.read_text(encoding="utf-8"), result.inlet_url, result.flow_id))
+        try:
+            update = update_config_text(path.read_text(encoding="utf-8"), result.inlet_url, result.flow_id, os.environ)
+        except FatalError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            print(config_snippet(result), end="")
+            return 2
+        path.write_text(update.text, encoding="utf-8")
         print(f"{path}: aep.inlet_url and aep.flow_id updated", file=sys.stderr)
+        for note in update.notes:
+            print(f"note: {note}", file=sys.stderr)
     else:
         print(config_snippet(result), end="")
     if args.authenticated and not settings.aep.auth.enabled:
