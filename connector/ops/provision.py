@@ -12,13 +12,14 @@ second run creates nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from connector.errors import FatalError
+from connector.config import MappingSource
+from connector.errors import ConfigError, FatalError
 from connector.ops.platform import PlatformClient
 
 log = structlog.get_logger(__name__)
@@ -163,6 +164,19 @@ class Provisioner:
         if not isinstance(params, dict) or not params.get("inletUrl"):
             raise FatalError(f"connection {connection_id} has no inlet URL (items[0].auth.params.inletUrl)")
         return params
+
+
+def dataset_sandbox(mappings: Sequence[MappingSource], dataset_id: str) -> str | None:
+    """The `sandbox` the DCS mappings writing `dataset_id` name (None if none does); they must agree."""
+    named = {
+        str(m.spec["sandbox"])
+        for m in mappings
+        if isinstance(m.spec, dict) and m.spec.get("dataset_id") == dataset_id and m.spec.get("sandbox")
+    }
+    if len(named) > 1:
+        listed = ", ".join(sorted(named))
+        raise ConfigError([f"mappings writing dataset {dataset_id} differ in sandbox ({listed}): pass --sandbox"])
+    return named.pop() if named else None
 
 
 def config_snippet(result: ProvisionResult) -> str:

@@ -227,3 +227,32 @@ def test_provision_write_keeps_comments_and_env_indirections(
     assert f"OPS2_INLET_URL is set in this environment: set OPS2_INLET_URL={inlet_url}" in out.err
     assert yaml.safe_load(out.out)["aep"] == {"inlet_url": inlet_url, "flow_id": flow_id}
     assert config.read_text(encoding="utf-8") == written
+
+
+def test_provision_creates_resources_in_the_sandbox_of_the_datasets_mapping(
+    unique_name: str, emulator: EmulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The mapping writing --dataset-id names `sandbox: marketing`: every Flow Service call goes to marketing."""
+    dataset = _dataset(emulator, f"{unique_name} marketing")
+    config = write_config(
+        tmp_path / "connector.yaml",
+        bootstrap="127.0.0.1:9",
+        group=f"{unique_name}-group",
+        topic=f"{unique_name}-t",
+        dlq=f"{unique_name}-dlq",
+        aep=_aep(emulator, "https://dcs.adobedc.net/collection/placeholder"),
+        mapping_overrides={"dataset_id": dataset, "schema_id": SCHEMA_ID, "sandbox": "marketing"},
+    )
+    args = _provision(config, dataset, write=False)
+    args.name = f"{unique_name}-streaming"
+    assert provision_command.main(args) == 0
+    out = capsys.readouterr()
+    assert "sandbox: marketing" in out.err
+    mine = [
+        item
+        for kind in KINDS
+        for _, item in emulator.store.items(kind)
+        if str(item.get("name", "")).startswith(args.name)
+    ]
+    assert len(mine) == 4
+    assert {item["sandboxName"] for item in mine} == {"marketing"}
