@@ -19,6 +19,7 @@ def collect_problems(path: str) -> list[str]:
     """Every problem of the config file, its mappings and their decoders."""
     from connector.config import read_settings
     from connector.mapping import compile_mappings
+    from connector.routing import routing_problems
     from connector.serde.factory import build_deserializers
 
     settings, problems = read_settings(path)
@@ -28,6 +29,7 @@ def collect_problems(path: str) -> list[str]:
     problems += mapping_problems
     if not mapping_problems:
         problems += build_deserializers(compiled, settings)[1]
+        problems += routing_problems(settings, compiled)
     return problems
 
 

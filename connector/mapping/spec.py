@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connector.aep.headers import header_value_problem, url_problem
 from connector.config import MappingSource
 from connector.mapping.functions import lookup_table
 from connector.mapping.values import clean
@@ -124,6 +125,13 @@ class _Reader:
             return default
         return v
 
+    def header_value(self, key: str) -> str | None:
+        """An override of an `aep` value that is sent as an HTTP header."""
+        v = self.text(key)
+        if v is not None and (problem := header_value_problem(v)) is not None:
+            self.problems.append(f"{key}: {problem}")
+        return v
+
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
         v = self.text(key, default)
         if v not in choices:
@@ -171,6 +179,9 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
     if tenant is not None:
         tenant = tenant.removeprefix("_")
     inlet_url = r.text("inlet_url")
+    if inlet_url is not None and (problem := url_problem(inlet_url)) is not None:
+        problems.append(f"inlet_url: {problem}")
+        inlet_url = None
     if inlet_url is not None and (not inlet_url.startswith(("http://", "https://")) or "/collection/" not in inlet_url):
         problems.append(f"inlet_url: must look like https://dcs.adobedc.net/collection/<inletId>, got {inlet_url!r}")
     event_id = r.text("event_id")
@@ -194,9 +205,9 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
         dataset_id=r.text("dataset_id", "", required=True) or "",
         tenant=tenant,
         source_name=r.text("source_name"),
-        flow_id=r.text("flow_id"),
+        flow_id=r.header_value("flow_id"),
         inlet_url=inlet_url,
-        ims_org=r.text("ims_org"),
+        ims_org=r.header_value("ims_org"),
         event_id=event_id,
         future_timestamps=r.choice("future_timestamps", "reject", FUTURE_POLICIES),
         xdm_schema=r.path("xdm_schema", source.base_dir),
