@@ -12,14 +12,15 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
-import orjson
-
 from connector.commands._common import add_config_arg
 from connector.config import load_settings
 from connector.errors import ConfigError, MappingError
 from connector.mapping import compile_mappings
+from connector.mapping.envelope import encode as encode_envelope
 from connector.mapping.xdm_schema import validate_entity
+from connector.numbers import json_bytes
 from connector.records import SourceRecord
+from connector.serde.json import loads_exact
 
 NAME = "preview"
 HELP = "map sample records (JSON lines or a JSON array) with one mapping and print the envelopes or errors"
@@ -39,12 +40,12 @@ def read_values(stream: IO[str]) -> Iterator[tuple[int, bytes, Any, str | None]]
     text = stream.read()
     if text.lstrip().startswith("["):
         try:
-            values = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
+            values = loads_exact(text.encode())
+        except (ValueError, RecursionError) as exc:
             yield 0, text.encode(), None, f"input is not a valid JSON array: {exc}"
             return
         for i, value in enumerate(values):
-            yield i, orjson.dumps(value), value, None
+            yield i, json_bytes(value), value, None
         return
     index = 0
     for line in text.splitlines():
@@ -52,8 +53,8 @@ def read_values(stream: IO[str]) -> Iterator[tuple[int, bytes, Any, str | None]]
             continue
         raw = line.encode()
         try:
-            yield index, raw, orjson.loads(raw), None
-        except orjson.JSONDecodeError as exc:
+            yield index, raw, loads_exact(raw), None
+        except (ValueError, RecursionError) as exc:
             yield index, raw, None, f"invalid JSON: {exc}"
         index += 1
 
@@ -86,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
                 continue
             schema = mapping.xdm_schema
             violations = validate_entity(envelope["body"]["xdmEntity"], schema) if schema else []
-            print(orjson.dumps(envelope, option=orjson.OPT_INDENT_2).decode())
+            print(encode_envelope(envelope, indent=True).decode())
             for v in violations:
                 print(f"record {i}: SCHEMA {v.pointer or '/'}: {v.message}", file=sys.stderr)
             if violations:

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector.numbers import json_bytes
+
+
+def encode(envelope: dict[str, Any], *, indent: bool = False) -> bytes:
+    """The one place an envelope becomes bytes: JSON, with every Decimal's exact digits as a number."""
+    return json_bytes(envelope, indent=indent)
+
 
 def content_type(schema_version: str) -> str:
     return f"application/vnd.adobe.xed-full+json;version={schema_version}"
