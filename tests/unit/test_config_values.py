@@ -8,7 +8,7 @@ import pytest
 
 from connector.app import compile_plan
 from connector.cli import main
-from connector.config import load_settings, read_value_file
+from connector.config import load_settings
 from connector.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,6 +89,8 @@ def test_mapping_overrides_of_header_values_are_checked(tmp_path: Path) -> None:
 
 def test_values_from_files_lose_exactly_one_trailing_newline(tmp_path: Path) -> None:
     """`flow_id_file` / `*_file` secrets: one trailing \\n or \\r\\n is dropped, anything else stays and is checked."""
+    from connector.config import read_value_file
+
     one, crlf, two = tmp_path / "one", tmp_path / "crlf", tmp_path / "two"
     one.write_bytes(b"flow-1\n")
     crlf.write_bytes(b"flow-2\r\n")

@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import orjson
 import pytest
 
-from connector.config import BatchingSettings
+from connector.app import compile_plan
+from connector.config import (
+    AepSettings,
+    BatchingSettings,
+    DeadLetterSettings,
+    DeliverySettings,
+    KafkaSettings,
+    ObservabilitySettings,
+    Settings,
+)
 from connector.errors import ConfigError, FatalError
+from connector.mapping import load_mapping_file
 from connector.records import Route, SourceRecord, TopicPartition
-from connector.routing import Pipeline, Router, topic_problems
+from connector.routing import Pipeline, Router
 from connector.serde.json import JsonDeserializer
 from connector.worker import Worker, WorkerOptions
 from tests.fakes import EchoMapper, FakeClock, FakeDeadLetters, FakeSink, FakeSource
 
 ROUTE = Route("http://127.0.0.1:1/collection/abc")
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Named(EchoMapper):
@@ -42,13 +54,22 @@ def test_router_never_routes_the_dead_letter_topic() -> None:
 
 
 def test_worker_stops_on_its_own_dead_letters_without_writing_one() -> None:
-    """Fed a record of its dead-letter topic, the worker raises FatalError, dead-letters nothing, commits nothing."""
-    dlq_tp = TopicPartition("events-dlq", 0)
+    """A record of the dead-letter topic (a ^regex subscribed it) stops the worker: nothing dead-lettered, committed."""
+    settings = Settings(
+        kafka=KafkaSettings("k:9092", "g", ("^loyalty.*",)),
+        aep=AepSettings(inlet_url="http://127.0.0.1:1/collection/abc"),
+        dead_letter=DeadLetterSettings("loyalty-dlq"),
+        batching=BatchingSettings(),
+        delivery=DeliverySettings(),
+        observability=ObservabilitySettings(),
+        mappings=(load_mapping_file(REPO / "config" / "mappings" / "loyalty-events.yaml"),),
+    )
+    dlq_tp = TopicPartition("loyalty-dlq", 0)
     source = FakeSource([dlq_tp])
     dead = FakeDeadLetters()
     worker = Worker(
         source=source,
-        router=Router([(["events-a"], pipe("a"))], dead_letter_topic="events-dlq"),
+        router=compile_plan(settings).router,
         sink=FakeSink(),
         dead_letters=dead,
         batching=BatchingSettings(linger_ms=0, commit_interval_ms=10),
@@ -56,8 +77,8 @@ def test_worker_stops_on_its_own_dead_letters_without_writing_one() -> None:
         options=WorkerOptions(revoke_grace_s=0.1, shutdown_timeout_s=0.1),
     )
     source.subscribe(worker)
-    source.feed([SourceRecord("events-dlq", 0, 0, b"k", orjson.dumps({"n": 1}), (), 1)])
-    with pytest.raises(FatalError):
+    source.feed([SourceRecord("loyalty-dlq", 0, 0, b"k", orjson.dumps({"n": 1}), (), 1)])
+    with pytest.raises(FatalError, match="its own dead-letter topic"):
         for _ in range(50):
             worker.step()
             time.sleep(0.001)
@@ -75,6 +96,8 @@ def test_a_live_topic_matching_two_regex_mappings_stops_the_worker() -> None:
 
 def test_overlaps_visible_in_the_config_are_config_errors() -> None:
     """Named twice, named and matched, or one pattern in two mappings: refused when the router is built."""
+    from connector.routing import topic_problems
+
     with pytest.raises(ConfigError):
         Router([(["t"], pipe("a")), (["t"], pipe("b"))])
     problems = topic_problems([("a", ["t", "^x"]), ("b", ["^t.*", "^x"]), ("c", ["^d.*"])], ["u"], "dlq")

@@ -10,7 +10,7 @@ import pytest
 
 from connector.errors import MappingError
 from connector.mapping.functions import REGISTRY, CompileEnv, FunctionError
-from connector.mapping.timestamps import BadTimestamp, FutureTimestamp, future_guard, rfc3339, to_datetime
+from connector.mapping.timestamps import BadTimestamp, rfc3339, to_datetime
 from tests.unit.mapping.helpers import BASE, NOW, compile_one, inline, record
 
 EVENT = BASE + "fields:\n  timestamp: value.ts\n"
@@ -131,6 +131,8 @@ def test_future_tolerance_is_configurable_per_mapping() -> None:
 
 def test_future_guard_alone() -> None:
     """The guard keeps behaviour outside the compiled mapper: text kept, FutureTimestamp, or now."""
+    from connector.mapping.timestamps import FutureTimestamp, future_guard
+
     guard = future_guard("reject", 5.0, lambda: 100.0)
     assert guard("t", 105.0) == "t"
     with pytest.raises(FutureTimestamp):

@@ -6,7 +6,9 @@ import pytest
 
 from connector.errors import FatalError
 from connector.kafka.dead_letter import H_MESSAGE, H_OFFSET, H_REASON, H_TIME, H_TOPIC
-from connector.ops.dlq import REPLAY_COUNT, REPLAY_HEADER, DeadLetter, parse_since
+from connector.ops.dlq import REPLAY_HEADER, DeadLetter, parse_since
+
+REPLAY_COUNT = "__aep.replay.count"
 
 NOW = 1_700_000_000.0
 
