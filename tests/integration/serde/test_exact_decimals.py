@@ -88,9 +88,13 @@ def test_decimal_digits_arrive_in_aep_as_they_were(
     thread.start()
     try:
         wait_for(lambda: len(emulator.store.records()) >= 2, 60, "both records in the emulator")
-        for t in (avro_topic, json_topic):
-            wait_for(lambda t=t: committed_offsets(kafka_bootstrap, s.kafka.group_id, t) == end_offsets(
-                kafka_bootstrap, t), 30, f"commit of {t}")  # fmt: skip
+        def all_committed() -> bool:
+            return all(
+                committed_offsets(kafka_bootstrap, s.kafka.group_id, t) == end_offsets(kafka_bootstrap, t)
+                for t in (avro_topic, json_topic)
+            )
+
+        wait_for(all_committed, 30, "the commits of both topics")
     finally:
         worker.stop()
         thread.join(30)
