@@ -10,10 +10,8 @@ import fastavro
 import orjson
 import pytest
 
-from connector.mapping.envelope import encode
 from connector.mapping.functions import REGISTRY
 from connector.mapping.values import clean, to_text
-from connector.numbers import decimal_text
 from connector.records import SourceRecord
 from connector.serde.avro import PlainAvroDeserializer
 from connector.serde.json import JsonDeserializer
@@ -22,6 +20,13 @@ from tests.unit.mapping.helpers import BASE, compile_one, record
 D = Decimal
 MONEY = D("9999999999999999.99")
 EIGHTEEN = D("1234567890123456.78")
+
+
+def encode(envelope: dict[str, Any]) -> bytes:
+    """The envelope serialiser (imported here so the behaviour tests run, and fail, on code without it)."""
+    from connector.mapping.envelope import encode as encode_envelope
+
+    return encode_envelope(envelope)
 
 
 def fn(name: str, *args: Any) -> Any:
@@ -50,6 +55,8 @@ def test_clean_keeps_decimals_and_drops_non_finite_ones() -> None:
 )
 def test_to_string_writes_the_exact_digits(value: Decimal, text: str) -> None:
     """to_string / concat / the text functions see a Decimal's digits, scale kept, no exponent for ordinary sizes."""
+    from connector.numbers import decimal_text
+
     assert to_text(value) == text == decimal_text(value) == fn("to_string", value)
     assert fn("concat", "EUR ", value) == f"EUR {text}"
     assert to_text({"v": value}) == f'{{"v":{text}}}'
@@ -121,6 +128,8 @@ def test_a_mapping_keeps_decimals_from_avro_and_json_to_the_envelope() -> None:
         "    label: concat('total ', value.amount)\n    double: to_float(value.amount)\n"
     )
     mapping = compile_one(spec)
+    entity = mapping.map(record(), avro_value)["body"]["xdmEntity"]["_acme"]
+    assert entity["amount"] == EIGHTEEN and isinstance(entity["amount"], Decimal)  # float() made ...456.8
     raw = encode(mapping.map(record(), avro_value))
     assert b'"amount":1234567890123456.78' in raw and b'"rate":0.12345678901234567890' in raw
     assert b'"label":"total 1234567890123456.78"' in raw and b'"double":1234567890123456.8' in raw

@@ -10,9 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connector.errors import DecodeError
-from connector.mapping.envelope import encode
 from connector.records import SourceRecord
-from connector.serde.json import JsonDeserializer, decode_json_bytes, double_loses, loads_exact
+from connector.serde.json import JsonDeserializer, decode_json_bytes
+
+
+def encode(envelope: dict[str, object]) -> bytes:
+    """The envelope serialiser (imported here so the behaviour tests run, and fail, on code without it)."""
+    from connector.mapping.envelope import encode as encode_envelope
+
+    return encode_envelope(envelope)
 
 
 def _value(raw: bytes) -> dict[str, object]:
@@ -42,12 +48,16 @@ def test_the_fast_path_keeps_orjson_types() -> None:
     value = _value(raw)
     assert value == orjson.loads(raw)
     assert type(value["a"]) is float and type(value["b"]) is int
+    from connector.serde.json import loads_exact
+
     assert loads_exact(b"1234567890.1234567") == Decimal("1234567890.1234567")
     assert loads_exact(b'"123456789012345678"') == "123456789012345678"
 
 
 def test_which_tokens_a_double_loses() -> None:
     """15 significant digits fit a double; 16 or more are read exactly; integers in the 64-bit range fit."""
+    from connector.serde.json import double_loses
+
     assert not double_loses(b"12345678901234.5e3") and double_loses(b"123456789012345.0e3")  # zeros written count
     assert not double_loses(b"0.000123456789012345")
     assert double_loses(b"1234567890123456.0")
