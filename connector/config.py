@@ -308,14 +308,14 @@ class _Section:
             self.problems.append(f"{self.where}.{source}: {problem}")
         return value
 
-    def url(self, key: str, default: str | None = None) -> Any:
-        """An http(s) URL: one line, no whitespace."""
+    def url(self, key: str, default: str | None = None, *, http_only: bool = True) -> Any:
+        """A URL: one line, no whitespace; http(s) unless `http_only` is False (a proxy may be socks5://)."""
         v = self.text(key, default)
         if isinstance(v, str) and v:
             problem = url_problem(v)
             if problem is not None:
                 self.problems.append(f"{self.where}.{key}: {problem}")
-            elif not _url_ok(v):
+            elif http_only and not _url_ok(v):
                 self.problems.append(f"{self.where}.{key}: must be an http(s) URL, got {v!r}")
         return v
 
@@ -399,7 +399,7 @@ def _transport(t: _Section) -> TransportSettings:
         connect_timeout_s=t.number("connect_timeout_s", 5.0, minimum=0.1),
         read_timeout_s=t.number("read_timeout_s", 30.0, minimum=0.1),
         ca_bundle=t.text("ca_bundle"),
-        proxy_url=t.url("proxy_url"),
+        proxy_url=t.url("proxy_url", http_only=False),
         proxy_username=t.text("proxy_username"),
         proxy_password=t.secret("proxy_password"),
         gzip=t.flag("gzip", False),
@@ -425,7 +425,7 @@ def _aep(root: _Section) -> AepSettings:
         a.problems.append("aep.inlet_url: is required (or aep.inlet_id)")
         inlet_url = ""
     elif (problem := url_problem(inlet_url)) is not None:
-        a.problems.append(f"aep.{'inlet_url' if inlet_id is None else 'inlet_id'}: {problem}")
+        a.problems.append(f"aep.{'inlet_url' if inlet_id is None else 'inlet_id (with dcs_url)'}: {problem}")
     elif not _url_ok(inlet_url) or "/collection/" not in inlet_url:
         a.problems.append(
             f"aep.inlet_url: must look like https://dcs.adobedc.net/collection/<inletId>, got {inlet_url!r}"
