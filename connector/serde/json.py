@@ -40,8 +40,7 @@ def double_loses(token: bytes) -> bool:
 
 
 def _long_numbers(data: bytes) -> bool:
-    if _LONG not in data.translate(_NUMBERISH):
-        return False
+    """Whether `data` holds a number token orjson reads with lost digits (after the cheap scan found one)."""
     return any(double_loses(m.group(1)) for m in _NUMBER.finditer(data))
 
 
@@ -57,13 +56,17 @@ def _exact_int(text: str) -> int | Decimal:
 def loads_exact(data: bytes) -> Any:
     """JSON bytes -> Python values, numbers exact; raises orjson.JSONDecodeError (or ValueError)."""
     value = orjson.loads(data)
-    if value.__class__ is dict or value.__class__ is list:
-        if not _long_numbers(data):
+    t = value.__class__
+    if t is dict or t is list:
+        if _LONG not in data.translate(_NUMBERISH) or not _long_numbers(data):
             return value
-    elif value.__class__ is not float:
+    elif t is not float or not double_loses(data.strip()):
         return value  # a top-level int from orjson is exact; strings, booleans and null have no digits
-    elif not double_loses(data.strip()):
-        return value
+    return exact_parse(data)
+
+
+def exact_parse(data: bytes) -> Any:
+    """The slow path: the standard library's parser, long numbers as Decimal, the others as orjson reads them."""
     return json.loads(data, parse_float=_exact_float, parse_int=_exact_int)
 
 
