@@ -11,7 +11,6 @@ other number exactly as orjson gives it.
 from __future__ import annotations
 
 import json
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -24,11 +23,10 @@ from connector.records import SourceRecord
 _I64_MIN, _U64_MAX = -(2**63), 2**64 - 1  # orjson reads integers in this range exactly
 # One C-level pass: the bytes that can start a number (after ':' ',' '[') become '#', the bytes a
 # number and the whitespace before it are made of become '0'; '#' itself becomes 'x'. A number of
-# 16 or more digits then shows as '#' followed by 16 '0's. Strings can match too; `_long_numbers`
-# then looks closer.
+# 16 or more digits then shows as '#' followed by 16 '0's. Text inside a string can show the same
+# (`"urn:1234567890123456"`): it is read exactly too, which changes nothing but the time taken.
 _NUMBERISH = bytes.maketrans(b"123456789.- \t\r\n:,[#", b"0" * 15 + b"###x")
 _LONG = b"#" + b"0" * (DOUBLE_DIGITS + 1)
-_NUMBER = re.compile(rb"(?:^|[:,\[])[ \t\r\n]*(-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?)")
 
 
 def double_loses(token: bytes) -> bool:
@@ -37,11 +35,6 @@ def double_loses(token: bytes) -> bool:
     if "." not in text and "e" not in text:
         return not _I64_MIN <= int(text) <= _U64_MAX
     return significant_digits(text) > DOUBLE_DIGITS
-
-
-def _long_numbers(data: bytes) -> bool:
-    """Whether `data` holds a number token orjson reads with lost digits (after the cheap scan found one)."""
-    return any(double_loses(m.group(1)) for m in _NUMBER.finditer(data))
 
 
 def _exact_float(text: str) -> float | Decimal:
@@ -58,7 +51,7 @@ def loads_exact(data: bytes) -> Any:
     value = orjson.loads(data)
     t = value.__class__
     if t is dict or t is list:
-        if _LONG not in data.translate(_NUMBERISH) or not _long_numbers(data):
+        if _LONG not in data.translate(_NUMBERISH):
             return value
     elif t is not float or not double_loses(data.strip()):
         return value  # a top-level int from orjson is exact; strings, booleans and null have no digits
