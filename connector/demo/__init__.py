@@ -31,7 +31,7 @@ from connector.kafka.dead_letter import H_MESSAGE, H_REASON, H_TOPIC
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SAMPLES = PACKAGE / "samples"
-CONFIG = PACKAGE.parent / "config" / "demo.yaml"
+CONFIG = Path(__file__).resolve().parent / "demo.yaml"
 DLQ = "aep-connector-dlq"
 _AEP_PREFIX = re.compile(r"^inletId: \[[^]]*\] imsOrgId: \[[^]]*\] ")
 
@@ -128,6 +128,7 @@ def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned) -> dict[str, 
         "DEMO_PROFILE_DATASET": p.profile_dataset,
         "DEMO_EVENT_SCHEMA": p.event_schema,
         "DEMO_EVENT_DATASET": p.event_dataset,
+        "DEMO_AVRO_SCHEMA": str(SAMPLES / "loyalty-event.avsc"),
     }
 
 
