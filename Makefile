@@ -30,6 +30,9 @@ fetch-helm: $(STAMP)
 chromium:
 	bash scripts/ensure-chromium.sh
 
+podman:
+	bash scripts/ensure-podman.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check connector tests
 	$(BIN)/mypy
@@ -41,6 +44,12 @@ unit: $(STAMP)
 # skipped). The container image has its own target (make test-image), which CI also runs.
 test: $(STAMP) fetch-kafka fetch-helm chromium lint
 	$(BIN)/python -m pytest tests -m "not image" $(PYTEST_ARGS)
+
+# The Dockerfile built with podman + runc (a Debian stand-in for the base image, cached) and run
+# as its non-root user: check, demo, run against the real broker and the emulator, HEALTHCHECK.
+test-image: $(STAMP) fetch-kafka podman
+	$(BIN)/python -m tests.deploy.podman base
+	$(BIN)/python -m pytest tests/deploy -m image $(PYTEST_ARGS)
 
 bench: $(STAMP) fetch-kafka
 	$(BIN)/python -m connector.bench
