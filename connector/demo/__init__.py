@@ -15,7 +15,6 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +27,7 @@ from connector.config import load_settings
 from connector.emulator import DEFAULT_ORG, EmulatorOptions, EmulatorServer
 from connector.emulator.tutorial import Provisioned, platform_session, provision
 from connector.kafka.dead_letter import H_MESSAGE, H_REASON, H_TOPIC
+from connector.ops.sample_producer import avro_event
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SAMPLES = PACKAGE / "samples"
@@ -53,17 +53,8 @@ def _avro_events() -> list[bytes]:
     out = []
     for e in _json("loyalty-events.json"):
         buf = io.BytesIO()
-        loyalty = e["_exchangeinternal"]
-        record = {
-            "event_id": int(e["_id"]) + 1,  # distinct ids: these are new events, not replays of the JSON ones
-            "event_type": e["eventType"],
-            "event_time": datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")),
-            "loyalty_id": loyalty["loyaltyID"],
-            "points_earned": loyalty["pointsEarned"],
-            "total_points": loyalty["totalPoints"],
-            "loyalty_level": loyalty["loyaltyLevel"],
-        }
-        fastavro.schemaless_writer(buf, schema, record)
+        # distinct ids: these are new events, not replays of the JSON ones
+        fastavro.schemaless_writer(buf, schema, avro_event(e, int(e["_id"]) + 1))
         out.append(buf.getvalue())
     return out
 

@@ -5,11 +5,14 @@
 Profiles are keyed by loyalty id. With `--loop` every pass re-sends the profiles and sends the
 events again with fresh `_id`s and timestamps (the ExperienceEvent store drops repeated `_id`s).
 `--bad-every N` makes every N-th record unreadable JSON, so the dead-letter panels show data.
+`--avro-topic T --schema-registry URL` also sends each event to T as Confluent-framed Avro, with
+the writer schema connector/samples/loyalty-event.avsc registered under `T-value`.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import signal
 import sys
@@ -20,12 +23,50 @@ from importlib import resources
 from types import FrameType
 from typing import Any
 
+import fastavro
+import requests
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 PROFILES_TOPIC = "loyalty-profiles"
 EVENTS_TOPIC = "loyalty-events"
+
+
+AVRO_SCHEMA = "loyalty-event.avsc"
+AVRO_ID_BASE = 10_000_000  # Avro twins get event ids apart from the JSON events' _ids (one dataset)
+
+
+def avro_event(event: dict[str, Any], event_id: int) -> dict[str, Any]:
+    """A JSON loyalty event as a record of connector/samples/loyalty-event.avsc."""
+    loyalty = event["_exchangeinternal"]
+    return {
+        "event_id": event_id,
+        "event_type": event["eventType"],
+        "event_time": datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")),
+        "loyalty_id": loyalty["loyaltyID"],
+        "points_earned": loyalty["pointsEarned"],
+        "total_points": loyalty["totalPoints"],
+        "loyalty_level": loyalty["loyaltyLevel"],
+    }
+
+
+class AvroFramer:
+    """Registers the loyalty event schema under `<topic>-value` and frames records as Confluent Avro."""
+
+    def __init__(self, registry_url: str, topic: str) -> None:
+        text = (resources.files("connector") / "samples" / AVRO_SCHEMA).read_text(encoding="utf-8")
+        self._schema = fastavro.parse_schema(json.loads(text))
+        url = f"{registry_url.rstrip('/')}/subjects/{topic}-value/versions"
+        response = requests.post(url, json={"schema": text}, timeout=30)
+        response.raise_for_status()
+        self._header = b"\x00" + int(response.json()["id"]).to_bytes(4, "big")
+
+    def frame(self, record: dict[str, Any]) -> bytes:
+        buf = io.BytesIO(self._header)
+        buf.seek(len(self._header))
+        fastavro.schemaless_writer(buf, self._schema, record)
+        return buf.getvalue()
 
 
 def load_samples() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -79,7 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--loop", action="store_true", help="repeat forever")
     parser.add_argument("--passes", type=int, default=1, help="passes over the samples without --loop")
     parser.add_argument("--bad-every", type=int, default=0, metavar="N", help="make every N-th record invalid JSON")
+    parser.add_argument("--avro-topic", help="also send each event here as Confluent-framed Avro")
+    parser.add_argument("--schema-registry", metavar="URL", help="Confluent-compatible registry for --avro-topic")
     args = parser.parse_args(argv)
+    if bool(args.avro_topic) != bool(args.schema_registry):
+        parser.error("--avro-topic and --schema-registry go together")
 
     stop = False
 
@@ -89,7 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    ensure_topics(args.bootstrap_servers, [args.profiles_topic, args.events_topic], args.partitions)
+    topics = [args.profiles_topic, args.events_topic, *([args.avro_topic] if args.avro_topic else [])]
+    ensure_topics(args.bootstrap_servers, topics, args.partitions)
+    avro = AvroFramer(args.schema_registry, args.avro_topic) if args.avro_topic else None
     producer = Producer({"bootstrap.servers": args.bootstrap_servers, "enable.idempotence": True, "linger.ms": 20})
     profiles, events = load_samples()
     interval = 1.0 / args.rate if args.rate > 0 else 0.0
@@ -101,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             break
         bad = args.bad_every and sent % args.bad_every == args.bad_every - 1
         producer.produce(topic, key=key, value=b"{not json" if bad else value)
+        if avro is not None and topic == args.events_topic:
+            twin = avro_event(json.loads(value), AVRO_ID_BASE + sent)
+            producer.produce(args.avro_topic, key=key, value=avro.frame(twin))
         producer.poll(0)
         sent += 1
         if interval:
