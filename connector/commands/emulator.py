@@ -15,7 +15,8 @@ HELP = "run the local AEP emulator (DCS inlets, IMS, Flow Service, Catalog, Sche
 DEFAULT_PORT = 8765
 
 FAULT_HELP = (
-    "inject faults on DCS paths: KIND[:RATE][:key=value...], KIND = HTTP status, reset, latency or expire_tokens; "
+    "inject faults on DCS and Edge paths: KIND[:RATE][:key=value...], KIND = HTTP status, reset, latency or "
+    "expire_tokens; "
     "keys retry_after=N|http-date|http-date+N|none, ms=N, seq=101 (exact per-request pattern), repeat=true, "
     "paths=/collection/,/ims/. Examples: 503:0.2:retry_after=1  429:0.1:retry_after=http-date  reset:0.05  "
     "latency:0.02:ms=3000  500:seq=101. Repeatable."

@@ -1,8 +1,9 @@
 """`aep-connector preview -c FILE --mapping NAME [--input FILE|-] [--limit N]`: map sample records offline.
 
-Reads JSON lines (or one JSON array) of decoded record values, prints each DCS envelope as
-pretty JSON on stdout, and each record's mapping error (reason, target path, expression) or XDM
-schema violation on stderr. Exit 0 when every record mapped (and validated), 1 otherwise.
+Reads JSON lines (or one JSON array) of decoded record values, prints each DCS envelope (or, for
+`destination: edge`, each Edge Network event `{"xdm": ...}`) as pretty JSON on stdout, and each
+record's mapping error (reason, target path, expression) or XDM schema violation on stderr.
+Exit 0 when every record mapped (and validated), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def main(args: argparse.Namespace) -> int:
                 failed += 1
                 continue
             schema = mapping.xdm_schema
-            violations = validate_entity(envelope["body"]["xdmEntity"], schema) if schema else []
+            entity = envelope["xdm"] if "xdm" in envelope else envelope["body"]["xdmEntity"]
+            violations = validate_entity(entity, schema) if schema else []
             print(orjson.dumps(envelope, option=orjson.OPT_INDENT_2).decode())
             for v in violations:
                 print(f"record {i}: SCHEMA {v.pointer or '/'}: {v.message}", file=sys.stderr)

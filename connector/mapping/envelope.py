@@ -47,3 +47,15 @@ class Envelope:
             "header": self.header(),
             "body": {"xdmMeta": {"schemaRef": dict(self.schema_ref)}, "xdmEntity": entity},
         }
+
+
+class EdgeEvent:
+    """Builds Edge Network events (`events[]` items of `/ee/v2/collect`): `{"xdm": entity}`.
+
+    The datastream decides schema and dataset, so there is no header; `wrap` has Envelope's signature.
+    """
+
+    __slots__ = ()
+
+    def wrap(self, entity: dict[str, Any]) -> dict[str, Any]:
+        return {"xdm": entity}
