@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -27,3 +28,12 @@ def copy_build_context(dest: Path) -> Path:
         else:
             shutil.copy2(source, target)
     return dest
+
+
+def assert_demo_summary(out: str) -> None:
+    """The demo's summary: every record final, some delivered to AEP and the broken ones dead-lettered."""
+    assert "DEMO FAILED" not in out, out
+    delivered = re.search(r"^delivered\s+(\d+) records accepted by AEP", out, re.MULTILINE)
+    dead = re.search(r"^dead-letter\s+(\d+) records", out, re.MULTILINE)
+    assert delivered and int(delivered.group(1)) > 0, out
+    assert dead and int(dead.group(1)) > 0, out
