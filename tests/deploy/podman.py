@@ -160,11 +160,19 @@ def ensure_base_images(cache_dir: Path | None = None) -> list[str]:
     return names
 
 
+BUILD_LABEL = "org.aep-connector.test.image"
+
+
 def build_image(tag: str = IMAGE) -> str:
-    """`podman build` the Dockerfile (docker format, so HEALTHCHECK is kept); never pulls."""
+    """`podman build` the Dockerfile (docker format, so HEALTHCHECK is kept); never pulls.
+
+    No layer cache (the context changes with every commit anyway); the image this build
+    replaces under `tag` is removed, so repeated runs do not fill the disk.
+    """
     ensure_base_images()
-    podman(["build", *LIMITS, "--pull=never", "--format", "docker", "--layers", "-t", tag, "-f", str(DOCKERFILE),
-            str(ROOT)], timeout=1800)
+    podman(["build", *LIMITS, "--pull=never", "--format", "docker", "--layers=false", "--label", f"{BUILD_LABEL}=1",
+            "-t", tag, "-f", str(DOCKERFILE), str(ROOT)], timeout=1800)
+    podman(["image", "prune", "-f", "--filter", f"label={BUILD_LABEL}=1"], check=False)
     return tag
 
 
