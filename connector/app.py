@@ -118,9 +118,18 @@ class Services:
 
 
 def start_services(plan: Plan, worker: Worker) -> Services:
-    port = plan.settings.observability.metrics_port
-    if port is None:
-        return Services()
-    from connector.observability.server import start_observability
+    """Metrics and health HTTP (with the lag refresher) when metrics_port is set; the progress line unless off."""
+    from connector.observability.progress import start_progress
 
-    return Services([start_observability(plan.settings, worker)])
+    obs = plan.settings.observability
+    closers: list[Any] = []
+    monitor = None
+    if obs.metrics_port is not None:
+        from connector.observability.server import start_observability
+
+        server = start_observability(plan.settings, worker)
+        closers.append(server)
+        monitor = server.lag
+    if obs.progress_interval_s > 0:
+        closers.append(start_progress(plan.settings, worker, monitor))
+    return Services(closers)

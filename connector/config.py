@@ -153,6 +153,7 @@ class ObservabilitySettings:
     log_level: str = "info"
     lag_refresh_s: float = 5.0
     stuck_after_s: float = 120.0
+    progress_interval_s: float = 30.0  # the periodic progress log line; 0 turns it off
 
 
 @dataclass(frozen=True, slots=True)
@@ -477,6 +478,7 @@ def _observability(root: _Section) -> ObservabilitySettings:
         log_level=o.choice("log_level", "info", ("debug", "info", "warning", "error")),
         lag_refresh_s=o.number("lag_refresh_s", 5.0, minimum=0.1),
         stuck_after_s=o.number("stuck_after_s", 120.0, minimum=1.0),
+        progress_interval_s=o.number("progress_interval_s", 30.0, minimum=0.0),
     )
     o.finish()
     return out

@@ -46,6 +46,7 @@ from connector.aep.responses import (
 from connector.aep.wire import batch_body
 from connector.config import AepSettings
 from connector.errors import DeliveryAbandoned, FatalError, RejectedError, RetriableError, RetryAfterError
+from connector.observability.delivery_log import DeliveryEvents
 from connector.observability.metrics import (
     BATCH_BYTES,
     BATCH_RECORDS,
@@ -72,6 +73,7 @@ class DcsSink(HttpSink):
     """Implements connector.interfaces.Sink over one pooled requests Session; safe to call from many threads."""
 
     def configure(self, aep: AepSettings) -> None:
+        self.events = DeliveryEvents()  # retries, throttling, 401s and splits as rate-limited log events
         self.single = aep.mode == "single"
         self._sync_validation = self.single and aep.sync_validation
         self._gzip = aep.transport.gzip
@@ -304,7 +306,7 @@ class _Delivery:
             self.outcomes[chunk.indices[0]] = RejectedError(reason, message, http_status=answer.status)
             return []
         mid = len(chunk.indices) // 2
-        log.debug("dcs_split", status=answer.status, records=len(chunk.indices))
+        self.sink.events.split(self.route, answer.status, len(chunk.indices))
         return [
             _Chunk(chunk.indices[:mid], chunk.failures, auth_retried=chunk.auth_retried),
             _Chunk(chunk.indices[mid:], chunk.failures, auth_retried=chunk.auth_retried),
@@ -319,6 +321,7 @@ class _Delivery:
         self.sink.tokens.invalidate(token)
         if not chunk.auth_retried:
             DCS_RETRIES.labels(cause="401").inc()
+            self.sink.events.token_rejected(self.route)
             return [_Chunk(chunk.indices, chunk.failures, auth_retried=True)]
         if not self.auth_failed_logged:
             log.error(
@@ -361,5 +364,5 @@ class _Delivery:
             )
             self.exhausted_logged = True
         delay = self.sink.backoff.delay(failures, wait, exhausted=exhausted)
-        log.debug("dcs_retry", cause=cause, status=status, attempt=failures, delay_ms=round(delay * 1000))
+        self.sink.events.retry(self.route, cause, status, failures, delay_s=delay, retry_after_s=wait, detail=detail)
         return [_Chunk(chunk.indices, failures, delay, chunk.auth_retried)]
