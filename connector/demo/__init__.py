@@ -10,7 +10,6 @@ prints what happened.
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 import threading
 import time
@@ -19,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-import fastavro
 import orjson
 from confluent_kafka import Consumer, Producer
 
@@ -29,6 +27,7 @@ from connector.emulator import DEFAULT_ORG, EmulatorOptions, EmulatorServer
 from connector.emulator.tutorial import Provisioned, platform_session, provision
 from connector.kafka.dead_letter import H_MESSAGE, H_REASON, H_TOPIC
 from connector.ops.sample_producer import avro_event
+from connector.serde.avro_write import AvroEncoder
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SAMPLES = PACKAGE / "samples"
@@ -51,14 +50,9 @@ def _json(name: str) -> list[dict[str, Any]]:
 
 
 def _avro_events() -> list[bytes]:
-    schema = fastavro.parse_schema(orjson.loads((SAMPLES / "loyalty-event.avsc").read_bytes()))
-    out = []
-    for e in _json("loyalty-events.json"):
-        buf = io.BytesIO()
-        # distinct ids: these are new events, not replays of the JSON ones
-        fastavro.schemaless_writer(buf, schema, avro_event(e, int(e["_id"]) + 1))
-        out.append(buf.getvalue())
-    return out
+    encode = AvroEncoder((SAMPLES / "loyalty-event.avsc").read_text(encoding="utf-8"))
+    # distinct ids: these are new events, not replays of the JSON ones
+    return [encode(avro_event(e, int(e["_id"]) + 1)) for e in _json("loyalty-events.json")]
 
 
 def _edge_events() -> list[Produced]:

@@ -12,7 +12,6 @@ the writer schema connector/samples/loyalty-event.avsc registered under `T-value
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import signal
 import sys
@@ -23,11 +22,12 @@ from importlib import resources
 from types import FrameType
 from typing import Any
 
-import fastavro
-import requests
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+
+from connector.serde.avro_write import AvroEncoder
+from connector.serde.registry_write import RegistryWriter, value_subject
 
 PROFILES_TOPIC = "loyalty-profiles"
 EVENTS_TOPIC = "loyalty-events"
@@ -38,12 +38,12 @@ AVRO_ID_BASE = 10_000_000  # Avro twins get event ids apart from the JSON events
 
 
 def avro_event(event: dict[str, Any], event_id: int) -> dict[str, Any]:
-    """A JSON loyalty event as a record of connector/samples/loyalty-event.avsc."""
+    """A JSON loyalty event as a (JSON-shaped) record of connector/samples/loyalty-event.avsc."""
     loyalty = event["_exchangeinternal"]
     return {
         "event_id": event_id,
         "event_type": event["eventType"],
-        "event_time": datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")),
+        "event_time": event["timestamp"],
         "loyalty_id": loyalty["loyaltyID"],
         "points_earned": loyalty["pointsEarned"],
         "total_points": loyalty["totalPoints"],
@@ -51,22 +51,11 @@ def avro_event(event: dict[str, Any], event_id: int) -> dict[str, Any]:
     }
 
 
-class AvroFramer:
-    """Registers the loyalty event schema under `<topic>-value` and frames records as Confluent Avro."""
-
-    def __init__(self, registry_url: str, topic: str) -> None:
-        text = (resources.files("connector") / "samples" / AVRO_SCHEMA).read_text(encoding="utf-8")
-        self._schema = fastavro.parse_schema(json.loads(text))
-        url = f"{registry_url.rstrip('/')}/subjects/{topic}-value/versions"
-        response = requests.post(url, json={"schema": text}, timeout=30)
-        response.raise_for_status()
-        self._header = b"\x00" + int(response.json()["id"]).to_bytes(4, "big")
-
-    def frame(self, record: dict[str, Any]) -> bytes:
-        buf = io.BytesIO(self._header)
-        buf.seek(len(self._header))
-        fastavro.schemaless_writer(buf, self._schema, record)
-        return buf.getvalue()
+def avro_encoder(registry_url: str, topic: str) -> AvroEncoder:
+    """Register the loyalty event schema under `<topic>-value`; encode Confluent-framed with its id."""
+    text = (resources.files("connector") / "samples" / AVRO_SCHEMA).read_text(encoding="utf-8")
+    schema_id = RegistryWriter(registry_url).register(value_subject(topic), text)
+    return AvroEncoder(text, schema_id, AVRO_SCHEMA)
 
 
 def load_samples() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -136,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     topics = [args.profiles_topic, args.events_topic, *([args.avro_topic] if args.avro_topic else [])]
     ensure_topics(args.bootstrap_servers, topics, args.partitions)
-    avro = AvroFramer(args.schema_registry, args.avro_topic) if args.avro_topic else None
+    avro = avro_encoder(args.schema_registry, args.avro_topic) if args.avro_topic else None
     producer = Producer({"bootstrap.servers": args.bootstrap_servers, "enable.idempotence": True, "linger.ms": 20})
     profiles, events = load_samples()
     interval = 1.0 / args.rate if args.rate > 0 else 0.0
@@ -150,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         producer.produce(topic, key=key, value=b"{not json" if bad else value)
         if avro is not None and topic == args.events_topic:
             twin = avro_event(json.loads(value), AVRO_ID_BASE + sent)
-            producer.produce(args.avro_topic, key=key, value=avro.frame(twin))
+            producer.produce(args.avro_topic, key=key, value=avro(twin))
         producer.poll(0)
         sent += 1
         if interval:
