@@ -26,7 +26,7 @@ from connector.config import load_settings
 from connector.emulator import DEFAULT_ORG, EmulatorOptions, EmulatorServer
 from connector.emulator.tutorial import Provisioned, platform_session, provision
 from connector.kafka.dead_letter import H_MESSAGE, H_REASON, H_TOPIC
-from connector.ops.sample_producer import avro_event
+from connector.ops.samples import avro_twin
 from connector.serde.avro_write import AvroEncoder
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -51,8 +51,7 @@ def _json(name: str) -> list[dict[str, Any]]:
 
 def _avro_events() -> list[bytes]:
     encode = AvroEncoder((SAMPLES / "loyalty-event.avsc").read_text(encoding="utf-8"))
-    # distinct ids: these are new events, not replays of the JSON ones
-    return [encode(avro_event(e, int(e["_id"]) + 1)) for e in _json("loyalty-events.json")]
+    return [encode(avro_twin(e)) for e in _json("loyalty-events.json")]
 
 
 def _edge_events() -> list[Produced]:

@@ -26,6 +26,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from connector.ops.samples import SAMPLES, avro_twin
 from connector.serde.avro_write import AvroEncoder
 from connector.serde.registry_write import RegistryWriter, value_subject
 
@@ -33,29 +34,16 @@ PROFILES_TOPIC = "loyalty-profiles"
 EVENTS_TOPIC = "loyalty-events"
 
 
-AVRO_SCHEMA = "loyalty-event.avsc"
 AVRO_ID_BASE = 10_000_000  # Avro twins get event ids apart from the JSON events' _ids (one dataset)
-
-
-def avro_event(event: dict[str, Any], event_id: int) -> dict[str, Any]:
-    """A JSON loyalty event as a (JSON-shaped) record of connector/samples/loyalty-event.avsc."""
-    loyalty = event["_exchangeinternal"]
-    return {
-        "event_id": event_id,
-        "event_type": event["eventType"],
-        "event_time": event["timestamp"],
-        "loyalty_id": loyalty["loyaltyID"],
-        "points_earned": loyalty["pointsEarned"],
-        "total_points": loyalty["totalPoints"],
-        "loyalty_level": loyalty["loyaltyLevel"],
-    }
 
 
 def avro_encoder(registry_url: str, topic: str) -> AvroEncoder:
     """Register the loyalty event schema under `<topic>-value`; encode Confluent-framed with its id."""
-    text = (resources.files("connector") / "samples" / AVRO_SCHEMA).read_text(encoding="utf-8")
+    sample = SAMPLES["loyalty-events-avro"]
+    text = sample.schema_text()
+    assert text is not None
     schema_id = RegistryWriter(registry_url).register(value_subject(topic), text)
-    return AvroEncoder(text, schema_id, AVRO_SCHEMA)
+    return AvroEncoder(text, schema_id, str(sample.avro_schema))
 
 
 def load_samples() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -138,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bad = args.bad_every and sent % args.bad_every == args.bad_every - 1
         producer.produce(topic, key=key, value=b"{not json" if bad else value)
         if avro is not None and topic == args.events_topic:
-            twin = avro_event(json.loads(value), AVRO_ID_BASE + sent)
+            twin = {**avro_twin(json.loads(value)), "event_id": AVRO_ID_BASE + sent}
             producer.produce(args.avro_topic, key=key, value=avro(twin))
         producer.poll(0)
         sent += 1
