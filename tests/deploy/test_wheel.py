@@ -78,4 +78,4 @@ def test_check_runs_from_the_installed_wheel(installed: Path, tmp_path: Path) ->
     config = ROOT / "config" / "connector.example.yaml"
     proc = _run([str(installed / "aep-connector"), "check", "-c", str(config)], tmp_path, 120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout.strip().endswith("OK")
+    assert proc.stdout.splitlines()[0] == f"{config}: OK"
