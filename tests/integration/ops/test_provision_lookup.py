@@ -178,6 +178,21 @@ def test_lookup_prints_a_profile_and_events_streamed_by_the_worker(
     assert "no profile for Email:nobody@example.com" in capsys.readouterr().out
 
 
+def _offline_config(
+    tmp_path: Path, unique_name: str, emulator: EmulatorServer, overrides: dict[str, Any] | None = None
+) -> Path:
+    """A config provision can use (Kafka is never reached) with a placeholder inlet URL."""
+    return write_config(
+        tmp_path / "connector.yaml",
+        bootstrap="127.0.0.1:9",
+        group=f"{unique_name}-group",
+        topic=f"{unique_name}-t",
+        dlq=f"{unique_name}-dlq",
+        aep=_aep(emulator, "https://dcs.adobedc.net/collection/placeholder"),
+        mapping_overrides=overrides,
+    )
+
+
 def test_provision_write_keeps_comments_and_env_indirections(
     unique_name: str,
     emulator: EmulatorServer,
@@ -187,14 +202,7 @@ def test_provision_write_keeps_comments_and_env_indirections(
 ) -> None:
     """--write edits the default of `${VAR:-...}` and keeps comments; with VAR set it refuses and says what to set."""
     dataset = _dataset(emulator, f"{unique_name} write")
-    config = write_config(
-        tmp_path / "connector.yaml",
-        bootstrap="127.0.0.1:9",
-        group=f"{unique_name}-group",
-        topic=f"{unique_name}-t",
-        dlq=f"{unique_name}-dlq",
-        aep=_aep(emulator, "https://dcs.adobedc.net/collection/placeholder"),
-    )
+    config = _offline_config(tmp_path, unique_name, emulator)
     placeholder = "inlet_url: https://dcs.adobedc.net/collection/placeholder\n"
     text = config.read_text(encoding="utf-8")
     assert placeholder in text
@@ -234,14 +242,8 @@ def test_provision_creates_resources_in_the_sandbox_of_the_datasets_mapping(
 ) -> None:
     """The mapping writing --dataset-id names `sandbox: marketing`: every Flow Service call goes to marketing."""
     dataset = _dataset(emulator, f"{unique_name} marketing")
-    config = write_config(
-        tmp_path / "connector.yaml",
-        bootstrap="127.0.0.1:9",
-        group=f"{unique_name}-group",
-        topic=f"{unique_name}-t",
-        dlq=f"{unique_name}-dlq",
-        aep=_aep(emulator, "https://dcs.adobedc.net/collection/placeholder"),
-        mapping_overrides={"dataset_id": dataset, "schema_id": SCHEMA_ID, "sandbox": "marketing"},
+    config = _offline_config(
+        tmp_path, unique_name, emulator, {"dataset_id": dataset, "schema_id": SCHEMA_ID, "sandbox": "marketing"}
     )
     args = _provision(config, dataset, write=False)
     args.name = f"{unique_name}-streaming"
