@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import structlog
 
 from connector.aep.wire import batch_size
@@ -42,8 +41,9 @@ from connector.errors import (
     RetriableError,
 )
 from connector.flow import FlowControl, FlowOptions
-from connector.interfaces import Clock, DeadLetters, Dispatcher, RecordSource, Sink
+from connector.interfaces import Clock, DeadLetters, Dispatcher, Mapper, RecordSource, Sink
 from connector.lanes import Delivery, Item, Lane, Lanes
+from connector.mapping.envelope import encode as encode_envelope
 from connector.observability import metrics as m
 from connector.offsets import OffsetTracker
 from connector.records import Accepted, SourceRecord, TopicPartition
@@ -51,6 +51,31 @@ from connector.routing import Pipeline, Router
 from connector.serde.keys import WithKey
 
 log = structlog.get_logger(__name__)
+
+
+def map_record(mapper: Mapper, record: SourceRecord, value: Any) -> tuple[dict[str, Any], bytes]:
+    """(envelope, its bytes) for one decoded record, exactly as `run` sends it (`preview` shares this).
+
+    Raises only RecordError: the mapping's own errors, and too-large for an envelope that alone
+    exceeds DCS's 1 MB request limit (it could never be sent).
+    """
+    try:
+        if isinstance(value, WithKey):
+            envelope = mapper.map(record, value.value, key=value.key)
+        else:
+            envelope = mapper.map(record, value)
+        payload = encode_envelope(envelope)
+    except RecordError:
+        raise
+    except Exception as exc:
+        raise MappingError(f"{type(exc).__name__}: {exc}", reason="mapping-failed") from exc
+    if batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
+        raise RejectedError(
+            "too-large",
+            f"envelope is {len(payload)} bytes; DCS accepts at most {DCS_MAX_REQUEST_BYTES} bytes per request",
+            http_status=413,
+        )
+    return envelope, payload
 
 
 @dataclass(slots=True)
@@ -343,23 +368,7 @@ class Worker:
     @staticmethod
     def _encode(pipeline: Pipeline, record: SourceRecord, value: Any) -> bytes:
         """Map and serialise one record; raises only RecordError."""
-        try:
-            if isinstance(value, WithKey):
-                envelope = pipeline.mapper.map(record, value.value, key=value.key)
-            else:
-                envelope = pipeline.mapper.map(record, value)
-            payload = orjson.dumps(envelope)
-        except RecordError:
-            raise
-        except Exception as exc:
-            raise MappingError(f"{type(exc).__name__}: {exc}", reason="mapping-failed") from exc
-        if batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
-            raise RejectedError(
-                "too-large",
-                f"envelope is {len(payload)} bytes; DCS accepts at most {DCS_MAX_REQUEST_BYTES} bytes per request",
-                http_status=413,
-            )
-        return payload
+        return map_record(pipeline.mapper, record, value)[1]
 
     # ------------------------------------------------------------------ outcomes
 
@@ -421,9 +430,8 @@ class Worker:
                 self._dead_letter(rec, item.gen, outcome, item.mapping)
         total = sum(delivered.values())
         if total:
-            inlet = lane.route.inlet_url.rsplit("/", 1)[-1]
             for name, n in delivered.items():
-                m.RECORDS_DELIVERED.labels(name, inlet).inc(n)
+                m.RECORDS_DELIVERED.labels(name, *lane.route.metric_labels).inc(n)
             self.status.delivered += total
         self.status.last_delivery_ok = self._clock.monotonic()
 

@@ -2,24 +2,22 @@
 
 Starts librdkafka's in-process mock cluster and the AEP emulator, provisions the loyalty schemas
 and datasets in the emulator (so AEP-side validation is real), produces Adobe's loyalty sample
-data, an Avro twin of the events, commerce orders and a few deliberately broken records, runs the
-worker until every record is final, and prints what happened.
+data, an Avro twin of the events, commerce orders, the loyalty events once more for an Edge Network
+datastream, and a few deliberately broken records, runs the worker until every record is final, and
+prints what happened.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import fastavro
 import orjson
 from confluent_kafka import Consumer, Producer
 
@@ -28,11 +26,14 @@ from connector.config import load_settings
 from connector.emulator import DEFAULT_ORG, EmulatorOptions, EmulatorServer
 from connector.emulator.tutorial import Provisioned, platform_session, provision
 from connector.kafka.dead_letter import H_MESSAGE, H_REASON, H_TOPIC
+from connector.ops.samples import avro_twin
+from connector.serde.avro_write import AvroEncoder
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SAMPLES = PACKAGE / "samples"
-CONFIG = PACKAGE.parent / "config" / "demo.yaml"
+CONFIG = Path(__file__).resolve().parent / "demo.yaml"
 DLQ = "aep-connector-dlq"
+EDGE_TOPIC = "loyalty-events-edge"
 _AEP_PREFIX = re.compile(r"^inletId: \[[^]]*\] imsOrgId: \[[^]]*\] ")
 
 
@@ -49,22 +50,16 @@ def _json(name: str) -> list[dict[str, Any]]:
 
 
 def _avro_events() -> list[bytes]:
-    schema = fastavro.parse_schema(orjson.loads((SAMPLES / "loyalty-event.avsc").read_bytes()))
-    out = []
-    for e in _json("loyalty-events.json"):
-        buf = io.BytesIO()
-        loyalty = e["_exchangeinternal"]
-        record = {
-            "event_id": int(e["_id"]) + 1,  # distinct ids: these are new events, not replays of the JSON ones
-            "event_type": e["eventType"],
-            "event_time": datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")),
-            "loyalty_id": loyalty["loyaltyID"],
-            "points_earned": loyalty["pointsEarned"],
-            "total_points": loyalty["totalPoints"],
-            "loyalty_level": loyalty["loyaltyLevel"],
-        }
-        fastavro.schemaless_writer(buf, schema, record)
-        out.append(buf.getvalue())
+    encode = AvroEncoder((SAMPLES / "loyalty-event.avsc").read_text(encoding="utf-8"))
+    return [encode(avro_twin(e)) for e in _json("loyalty-events.json")]
+
+
+def _edge_events() -> list[Produced]:
+    """The loyalty events as new events (distinct _ids) for the Edge Network datastream, and one it refuses."""
+    events = [{**e, "_id": int(e["_id"]) + 2} for e in _json("loyalty-events.json")]
+    out = [Produced(EDGE_TOPIC, orjson.dumps(e)) for e in events]
+    bad = {**events[0], "_id": 3, "_exchangeinternal": {**events[0]["_exchangeinternal"], "loyaltyID": "not-an-email"}}
+    out.append(Produced(EDGE_TOPIC, orjson.dumps(bad), "loyaltyID not an email (the Edge Network refuses it)"))
     return out
 
 
@@ -86,7 +81,7 @@ def demo_records() -> list[Produced]:
         Produced("commerce-orders", orjson.dumps(orphan), "order without a customer identity"),
         Produced("loyalty-profiles", orjson.dumps(bronze), "loyaltyLevel not in the schema's enum (AEP rejects)"),
     ]
-    return records
+    return records + _edge_events()
 
 
 class MockKafka:
@@ -119,8 +114,10 @@ class MockKafka:
         return out
 
 
-def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned) -> dict[str, str]:
+def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned, datastream: str) -> dict[str, str]:
     return {
+        "DEMO_EDGE_URL": server.url,
+        "DEMO_DATASTREAM_ID": datastream,
         "DEMO_BOOTSTRAP": kafka.bootstrap,
         "DEMO_INLET_URL": p.inlet_url,
         "DEMO_IMS_ORG": DEFAULT_ORG,
@@ -128,6 +125,7 @@ def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned) -> dict[str, 
         "DEMO_PROFILE_DATASET": p.profile_dataset,
         "DEMO_EVENT_SCHEMA": p.event_schema,
         "DEMO_EVENT_DATASET": p.event_dataset,
+        "DEMO_AVRO_SCHEMA": str(SAMPLES / "loyalty-event.avsc"),
     }
 
 
@@ -138,7 +136,8 @@ def run_demo(out: TextIO, timeout: float = 120.0, serve: bool = False) -> int:
     try:
         session = platform_session(server)
         p = provision(server, session)
-        settings = load_settings(CONFIG, environ=_env(kafka, server, p))
+        datastream = server.app.edge.create_datastream(dataset_id=p.event_dataset, name="Loyalty events (Edge)")
+        settings = load_settings(CONFIG, environ=_env(kafka, server, p, datastream))
         records = demo_records()
         kafka.produce(records)
         worker = build_worker(compile_plan(settings))
@@ -183,6 +182,10 @@ def _summary(  # noqa: PLR0917 - one call site, reads as the report's inputs
     w(f"            ({len(broken)} of them broken on purpose)\n")
     stats = server.store.stats()["totals"]
     w(f"delivered   {delivered} records accepted by AEP (emulator stored {stats.get('accepted', '?')})\n")
+    edge = {k: v for k, v in server.store.stats()["inlets"].items() if k.startswith("datastream:")}
+    for key, counts in edge.items():
+        ds = key.removeprefix("datastream:")
+        w(f"            of them {counts['accepted']} through the Edge Network (/ee/v2/collect, datastream {ds})\n")
     dead = kafka.read_all(DLQ, len(broken))
     w(f"dead-letter {len(dead)} records in topic {DLQ}, original bytes kept:\n")
     for msg in dead:

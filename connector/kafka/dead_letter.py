@@ -78,8 +78,15 @@ class KafkaDeadLetters:
         self._topic = topic
         if producer is None:
             conf = dead_letter_producer_config(kafka)
-            conf["error_cb"] = self._on_error
-            producer = Producer(conf, logger=None)
+            logged = conf.get("error_cb")  # librdkafka's errors as structured, rate-limited log events
+
+            def on_error(err: KafkaError) -> None:
+                if logged is not None:
+                    logged(err)
+                self._on_error(err)
+
+            conf["error_cb"] = on_error
+            producer = Producer(conf)
         self._producer = producer
         self._retry: list[_Pending] = []
         self._full_until = 0.0  # while the local queue is known full, writes go straight to the retry list
