@@ -30,8 +30,10 @@ class FakeProducer:
         self.full = threading.Event()
         self.refuse: KafkaException | None = None
         self.polls = 0
+        self.attempts = 0
 
     def produce(self, topic: str, *, on_delivery: Callable[[KafkaError | None, Any], None], **fields: Any) -> None:
+        self.attempts += 1
         if self.refuse is not None:
             raise self.refuse
         if self.full.is_set():
@@ -119,14 +121,13 @@ def test_a_full_queue_blocks_send_for_about_a_second_then_the_write_waits_for_re
         dlq.send(RECORD, ERROR, lambda: written.append(1))
         done.set()
 
-    started = time.monotonic()
     threading.Thread(target=send, daemon=True).start()
     try:
-        assert done.wait(5.0), "send() blocked while the local queue stayed full"
-        assert time.monotonic() - started < 3.0
+        assert done.wait(10.0), "send() kept blocking while the local queue stayed full"
         assert producer.produced == [] and written == []
-        dlq.send(RECORD, ERROR, lambda: written.append(2))  # known full: waits in the retry list at once
-        assert time.monotonic() - started < 3.5
+        attempts = producer.attempts
+        dlq.send(RECORD, ERROR, lambda: written.append(2))  # known full: straight to the retry list
+        assert producer.attempts == attempts
     finally:
         producer.full.clear()
     time.sleep(1.0)  # the queue-full back-off
