@@ -62,7 +62,8 @@ class Truth:
     """What really happened, as the outside world saw it."""
 
     kinds: dict[Key, str] = field(default_factory=dict)
-    aep_log: dict[TopicPartition, list[int]] = field(default_factory=lambda: {tp: [] for tp in PARTS})
+    # per partition, (offset, assignment period of the delivery) in the order AEP took them
+    aep_log: dict[TopicPartition, list[tuple[int, int]]] = field(default_factory=lambda: {tp: [] for tp in PARTS})
     accepted: set[Key] = field(default_factory=set)
     accepted_in: set[tuple[TopicPartition, int, int]] = field(default_factory=set)  # (tp, offset, period)
     dead: set[Key] = field(default_factory=set)  # dead letter acknowledged by the broker
@@ -374,9 +375,10 @@ class Aep:
             else:
                 verdicts.append("ok")
                 truth = self.world.truth
-                truth.aep_log[tp].append(offset)
+                period = periods.get(tp, -1)
+                truth.aep_log[tp].append((offset, period))
                 truth.accepted.add((tp, offset))
-                truth.accepted_in.add((tp, offset, periods.get(tp, -1)))
+                truth.accepted_in.add((tp, offset, period))
         return verdicts
 
 
