@@ -74,11 +74,12 @@ def xdm_type(node: Mapping[str, Any]) -> str | None:
         return str(fmt) if fmt in ("date", "date-time") else "string"
     if kind == "integer":
         lo, hi = node.get("minimum"), node.get("maximum")
-        if isinstance(lo, int | float) and isinstance(hi, int | float):
-            if lo >= -(2**15) and hi <= 2**15 - 1:
-                return "short"
-            if lo < -(2**31) or hi > 2**31 - 1:
-                return "long"
+        lo = lo if isinstance(lo, int | float) else None
+        hi = hi if isinstance(hi, int | float) else None
+        if (lo is not None and lo < -(2**31)) or (hi is not None and hi > 2**31 - 1):
+            return "long"
+        if lo is not None and hi is not None and lo >= -(2**15) and hi <= 2**15 - 1:
+            return "short"
         return "int"
     if kind == "object":
         return "map" if "properties" not in node and isinstance(node.get("additionalProperties"), dict) else "object"

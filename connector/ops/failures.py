@@ -210,7 +210,7 @@ def parse_failed_file(content: bytes) -> list[Any]:
     return out
 
 
-def _record(batch_id: str, dataset_id: str, file: str, line: int, item: Any) -> FailedRecord:
+def record_of(batch_id: str, dataset_id: str, file: str, line: int, item: Any) -> FailedRecord:
     if not isinstance(item, dict):
         error = {"message": f"unreadable line in the failed file: {str(item)[:200]}"}
         return FailedRecord(batch_id, dataset_id, file, line, (error,), None)
@@ -240,7 +240,7 @@ def failed_records(client: PlatformClient, batch_id: str, dataset_id: str) -> li
     out: list[FailedRecord] = []
     for name in names:
         content = client.download(f"{EXPORT}/{batch_id}/failed", params={"path": name})
-        out += [_record(batch_id, dataset_id, name, i, item) for i, item in enumerate(parse_failed_file(content))]
+        out += [record_of(batch_id, dataset_id, name, i, item) for i, item in enumerate(parse_failed_file(content))]
     return out
 
 
