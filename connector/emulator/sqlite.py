@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from connector.emulator.store import CountStore, Ingest, MemoryStore
+from connector.emulator.store import CountStore, Ingest, MemoryStore, ObjectRow
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
@@ -41,7 +41,12 @@ class SqliteJournal:
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE kind = ? AND key = ?", (kind, key))
 
-    def append(self, accepted: list[Ingest], failed: list[dict[str, Any]]) -> None:
+    def append(
+        self,
+        accepted: list[Ingest],
+        failed: list[dict[str, Any]],
+        objects: Sequence[ObjectRow] = (),
+    ) -> None:
         rows = [
             (i.dataset_id, i.event_id, i.kind, i.received_ms, orjson.dumps(i.identities), orjson.dumps(i.record))
             for i in accepted
@@ -55,6 +60,10 @@ class SqliteJournal:
                     rows,
                 )
                 self._db.executemany("INSERT INTO failed (record) VALUES (?)", [(orjson.dumps(f),) for f in failed])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO objects VALUES (?, ?, ?)",
+                    [(k, key, orjson.dumps(v)) for k, key, v in objects],
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
