@@ -166,25 +166,21 @@ def list_batches(client: PlatformClient, dataset_id: str, since_ms: int | None) 
             return
 
 
-def _metrics(batch: dict[str, Any]) -> dict[str, Any]:
+def _metric(batch: dict[str, Any], metric: str, top_level: str) -> int | None:
+    """A count from `metrics` (error-diagnostics guide), else from the batch itself (catalog.yaml)."""
     metrics = batch.get("metrics")
-    return metrics if isinstance(metrics, dict) else {}
+    for value in ((metrics if isinstance(metrics, dict) else {}).get(metric), batch.get(top_level)):
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def failed_count(batch: dict[str, Any]) -> int | None:
-    metrics = _metrics(batch)
-    for value in (metrics.get("failedRecordCount"), batch.get("failedRecordCount")):
-        if isinstance(value, int):
-            return value
-    return None
+    return _metric(batch, "failedRecordCount", "failedRecordCount")
 
 
 def _count(batch: dict[str, Any]) -> int | None:
-    metrics = _metrics(batch)
-    for value in (metrics.get("inputRecordCount"), batch.get("recordCount")):
-        if isinstance(value, int):
-            return value
-    return None
+    return _metric(batch, "inputRecordCount", "recordCount")
 
 
 def parse_failed_file(content: bytes) -> list[Any]:
