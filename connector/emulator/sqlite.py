@@ -92,6 +92,7 @@ class SqliteJournal:
         with self._lock:
             self._db.execute("DELETE FROM accepted")
             self._db.execute("DELETE FROM failed")
+            self._db.execute("DELETE FROM objects WHERE kind = 'batches'")
             if objects:
                 self._db.execute("DELETE FROM objects")
 
