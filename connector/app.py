@@ -11,7 +11,7 @@ from connector.config import Settings
 from connector.errors import ConfigError, FatalError
 from connector.interfaces import Clock, DeadLetters, RecordSource, Sink
 from connector.records import DCS, EDGE, Outcome, Route
-from connector.routing import Pipeline, Router
+from connector.routing import Pipeline, Router, routing_problems
 from connector.worker import Worker, WorkerOptions
 
 
@@ -31,10 +31,11 @@ def compile_plan(settings: Settings) -> Plan:
 
     compiled, problems = compile_mappings(settings.mappings, settings.aep)
     deserializers, serde_problems = build_deserializers(compiled, settings)
-    problems = problems + serde_problems
+    problems = problems + serde_problems + routing_problems(settings, compiled)
     if problems:
         raise ConfigError(problems)
-    router = Router([(mp.topics, Pipeline(deserializers[mp.name], mp)) for mp in compiled])
+    pipelines = [(mp.topics, Pipeline(deserializers[mp.name], mp)) for mp in compiled]
+    router = Router(pipelines, dead_letter_topic=settings.dead_letter.topic)
     return Plan(settings, router, compiled)
 
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from connector.config import Settings
+from connector.numbers import json_bytes
 from connector.ops.platform import NotFound, PlatformClient
+from connector.serde.json import loads_exact
 
 CATALOG_BATCHES = "/data/foundation/catalog/batches"
 EXPORT = "/data/foundation/export/batches"
@@ -76,7 +76,7 @@ class FailedRecord:
         for err in self.errors:
             keyword = f"{err['keyword']}:" if err.get("keyword") else ""
             head = " ".join(str(x) for x in (err.get("pointerToViolation"), keyword) if x)
-            text = err.get("message") or orjson.dumps(err).decode()
+            text = err.get("message") or json_bytes(err).decode()
             parts.append(f"{head} {text}".strip())
         return "; ".join(parts) or "failed streaming validation (no error detail in the file)"
 
@@ -189,8 +189,8 @@ def parse_failed_file(content: bytes) -> list[Any]:
     if not text:
         return []
     try:
-        whole = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        whole = loads_exact(text)
+    except ValueError:  # orjson.JSONDecodeError is a ValueError
         whole = None
     if isinstance(whole, list):
         return whole
@@ -200,8 +200,8 @@ def parse_failed_file(content: bytes) -> list[Any]:
     for raw in text.splitlines():
         if raw.strip():
             try:
-                out.append(orjson.loads(raw))
-            except orjson.JSONDecodeError:
+                out.append(loads_exact(raw))
+            except ValueError:
                 out.append(raw.decode("utf-8", "replace"))
     return out
 
