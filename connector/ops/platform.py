@@ -82,7 +82,23 @@ class PlatformClient:
     def post(self, path: str, body: Any) -> Any:
         return self._call("POST", path, body=body)
 
+    def download(self, path: str, params: Mapping[str, str] | None = None) -> bytes:
+        """The raw body of a GET (a Data Access file), with the same status handling as `get`."""
+        return self._request("GET", path, params=params).content
+
     def _call(self, method: str, path: str, params: Mapping[str, str] | None = None, body: Any = None) -> Any:
+        response = self._request(method, path, params, body)
+        if not response.content:
+            return None
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            status = response.status_code
+            raise RetriableError(f"{method} {response.url}: HTTP {status} with a body that is not JSON") from None
+
+    def _request(
+        self, method: str, path: str, params: Mapping[str, str] | None = None, body: Any = None
+    ) -> requests.Response:
         url = path if path.startswith(("http://", "https://")) else f"{self.base}{path}"
         headers = self.headers()
         data = None
@@ -104,9 +120,4 @@ class PlatformClient:
             raise RetriableError(f"{method} {url}: HTTP {status} {_describe(response)}")
         if status >= 300:
             raise FatalError(f"{method} {url}: HTTP {status} {_describe(response)}")
-        if not response.content:
-            return None
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise RetriableError(f"{method} {url}: HTTP {status} with a body that is not JSON") from None
+        return response
