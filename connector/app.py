@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.config import Settings
-from connector.errors import ConfigError
+from connector.errors import ConfigError, FatalError
 from connector.interfaces import Clock, DeadLetters, RecordSource, Sink
 from connector.routing import Pipeline, Router
 from connector.worker import Worker, WorkerOptions
+
+if TYPE_CHECKING:
+    from connector.xdm.service import SchemaService
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,20 +23,32 @@ class Plan:
     settings: Settings
     router: Router
     mappings: Sequence[Any]
+    schemas: SchemaService | None = None
 
 
-def compile_plan(settings: Settings) -> Plan:
-    """Compile mappings and build decoders; raise ConfigError listing every problem."""
+def compile_plan(settings: Settings, *, clock: Clock | None = None) -> Plan:
+    """Compile mappings, build decoders, load XDM schemas; raise ConfigError listing every problem.
+
+    Mappings with `schema:` have their schema loaded here (from AEP, the disk cache or a file) and
+    their mapper wrapped in XDM validation; FatalError when a strict mapping's schema cannot be had.
+    """
+    from connector.clock import SystemClock
     from connector.mapping import compile_mappings
     from connector.serde.factory import build_deserializers
+    from connector.xdm.service import load_schemas
 
     compiled, problems = compile_mappings(settings.mappings, settings.aep)
     deserializers, serde_problems = build_deserializers(compiled, settings)
     problems = problems + serde_problems
     if problems:
         raise ConfigError(problems)
-    router = Router([(mp.topics, Pipeline(deserializers[mp.name], mp)) for mp in compiled])
-    return Plan(settings, router, compiled)
+    schemas, startup = load_schemas(settings, [mp.parsed for mp in compiled], clock=clock or SystemClock())
+    if startup.problems:
+        raise ConfigError(startup.problems)
+    if startup.unavailable:
+        raise FatalError("\n".join(startup.unavailable))
+    router = Router([(mp.topics, Pipeline(deserializers[mp.name], schemas.wrap(mp))) for mp in compiled])
+    return Plan(settings, router, compiled, schemas)
 
 
 def build_worker(
@@ -92,9 +107,13 @@ class Services:
 
 
 def start_services(plan: Plan, worker: Worker) -> Services:
+    closers: list[Any] = []
+    if plan.schemas is not None:
+        plan.schemas.start()
+        closers.append(plan.schemas.close)
     port = plan.settings.observability.metrics_port
-    if port is None:
-        return Services()
-    from connector.observability.server import start_observability
+    if port is not None:
+        from connector.observability.server import start_observability
 
-    return Services([start_observability(plan.settings, worker)])
+        closers.append(start_observability(plan.settings, worker))
+    return Services(closers)

@@ -2,7 +2,9 @@
 
 Reads JSON lines (or one JSON array) of decoded record values, prints each DCS envelope as
 pretty JSON on stdout, and each record's mapping error (reason, target path, expression) or XDM
-schema violation on stderr. Exit 0 when every record mapped (and validated), 1 otherwise.
+schema violation on stderr. A mapping with `schema:` is validated exactly as the worker validates
+(the schema from AEP, the disk cache or the file; whatever its `validate:` mode). Exit 0 when
+every record mapped (and validated), 1 otherwise.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from typing import IO, Any
 import orjson
 
 from connector.commands._common import add_config_arg
-from connector.config import load_settings
-from connector.errors import ConfigError, MappingError
-from connector.mapping import compile_mappings
-from connector.mapping.xdm_schema import validate_entity
+from connector.config import Settings, load_settings
+from connector.errors import ConfigError, FatalError, MappingError
+from connector.mapping import CompiledMapping, compile_mappings
 from connector.records import SourceRecord
+from connector.xdm.validator import XdmValidator
 
 NAME = "preview"
 HELP = "map sample records (JSON lines or a JSON array) with one mapping and print the envelopes or errors"
@@ -58,6 +60,29 @@ def read_values(stream: IO[str]) -> Iterator[tuple[int, bytes, Any, str | None]]
         index += 1
 
 
+def schema_validator(settings: Settings, mapping: CompiledMapping) -> XdmValidator | None:
+    """The validator the worker would use for `mapping` (None without `schema:`); says on stderr where from."""
+    from connector.clock import SystemClock
+    from connector.xdm.service import load_schemas
+
+    ref = mapping.parsed.schema
+    if ref is None:
+        return None
+    service, found = load_schemas(settings, [mapping.parsed], clock=SystemClock(), wait=False)
+    if found.problems:
+        raise ConfigError(found.problems)
+    if found.unavailable:
+        raise FatalError("\n".join(found.unavailable))
+    for note in found.notes:
+        print(f"note: {note}", file=sys.stderr)
+    live = service.schemas.get(ref)
+    loaded = live.current if live else None
+    if loaded is None:
+        return None
+    print(f"validating against {loaded.schema_id} version {loaded.version} ({loaded.origin})", file=sys.stderr)
+    return loaded.validator
+
+
 def main(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     compiled, problems = compile_mappings(settings.mappings, settings.aep)
@@ -67,6 +92,7 @@ def main(args: argparse.Namespace) -> int:
     mapping = by_name.get(args.mapping)
     if mapping is None:
         raise ConfigError([f"--mapping: no mapping named {args.mapping!r} (mappings: {', '.join(sorted(by_name))})"])
+    validator = schema_validator(settings, mapping)
     topic = next((t for t in mapping.topics if not t.startswith("^")), "preview")
     stream: IO[str] = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
     ok = failed = 0
@@ -84,11 +110,11 @@ def main(args: argparse.Namespace) -> int:
                 print(f"record {i}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
                 failed += 1
                 continue
-            schema = mapping.xdm_schema
-            violations = validate_entity(envelope["body"]["xdmEntity"], schema) if schema else []
+            entity = envelope["body"]["xdmEntity"]
+            violations = validator.violations(entity) if validator and not validator.is_valid(entity) else []
             print(orjson.dumps(envelope, option=orjson.OPT_INDENT_2).decode())
             for v in violations:
-                print(f"record {i}: SCHEMA {v.pointer or '/'}: {v.message}", file=sys.stderr)
+                print(f"record {i}: ERROR xdm-invalid: {v}", file=sys.stderr)
             if violations:
                 failed += 1
             else:

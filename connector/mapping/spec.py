@@ -15,6 +15,7 @@ from typing import Any
 from connector.config import MappingSource
 from connector.mapping.functions import lookup_table
 from connector.mapping.values import clean
+from connector.xdm.ref import SchemaRef, parse_schema_keys
 
 XDM_CLASSES = ("profile", "experienceevent")
 FORMATS = ("json", "avro", "avro-plain")
@@ -31,7 +32,7 @@ KNOWN_KEYS = frozenset(
     {
         "name", "description", "topics", "format", "avro_schema", "key_format", "xdm_class", "schema_id",
         "schema_version", "dataset_id", "tenant", "source_name", "flow_id", "inlet_url", "ims_org", "event_id",
-        "future_timestamps", "xdm_schema", "identities", "allow_no_identity", "fields", "lookups",
+        "future_timestamps", "schema", "validate", "identities", "allow_no_identity", "fields", "lookups",
     }
 )  # fmt: skip
 
@@ -91,7 +92,8 @@ class MappingSpec:
     ims_org: str | None
     event_id: str | None
     future_timestamps: str
-    xdm_schema: Path | None
+    schema: SchemaRef | None  # what entities are validated against before sending (connector.xdm)
+    validate: str  # strict | warn | off
     identities: tuple[IdentitySpec, ...]
     allow_no_identity: bool
     fields: Obj
@@ -155,7 +157,7 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
     if not isinstance(source.spec, Mapping):
         problems.append(f"must be a mapping, got {type(source.spec).__name__}")
     for key in raw:
-        if key not in KNOWN_KEYS:
+        if key not in KNOWN_KEYS and key != "xdm_schema":  # xdm_schema: parse_schema_keys explains
             problems.append(f"{key}: unknown key (known: {', '.join(sorted(KNOWN_KEYS))})")
     r = _Reader(raw, problems)
     fmt = r.choice("format", "json", FORMATS)
@@ -182,6 +184,9 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
     if not identities and not allow_no_identity:
         problems.append("identities: missing identity: at least one identity is required (or allow_no_identity: true)")
     _check_root_fields(fields, tenant, xdm_class, event_id, problems)
+    schema_id = r.text("schema_id", "", required=True) or ""
+    dataset_id = r.text("dataset_id", "", required=True) or ""
+    schema, validate = parse_schema_keys(raw, source.base_dir, schema_id, dataset_id, problems)
     spec = MappingSpec(
         name=source.name,
         topics=_topics(raw.get("topics"), problems),
@@ -189,9 +194,9 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
         avro_schema=avro_schema,
         key_format=r.choice("key_format", "string", KEY_FORMATS),
         xdm_class=xdm_class,
-        schema_id=r.text("schema_id", "", required=True) or "",
+        schema_id=schema_id,
         schema_version=r.text("schema_version", "1") or "1",
-        dataset_id=r.text("dataset_id", "", required=True) or "",
+        dataset_id=dataset_id,
         tenant=tenant,
         source_name=r.text("source_name"),
         flow_id=r.text("flow_id"),
@@ -199,7 +204,8 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
         ims_org=r.text("ims_org"),
         event_id=event_id,
         future_timestamps=r.choice("future_timestamps", "reject", FUTURE_POLICIES),
-        xdm_schema=r.path("xdm_schema", source.base_dir),
+        schema=schema,
+        validate=validate,
         identities=identities,
         allow_no_identity=allow_no_identity,
         fields=fields,

@@ -68,15 +68,25 @@ class PlatformClient:
             "Accept": "application/json",
         }
 
-    def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        return self._call("GET", path, params=params)
+    def get(self, path: str, params: Mapping[str, str] | None = None, accept: str | None = None) -> Any:
+        """`accept` replaces `application/json` (the Schema Registry wants e.g. xed-full)."""
+        return self._call("GET", path, params=params, accept=accept)
 
     def post(self, path: str, body: Any) -> Any:
         return self._call("POST", path, body=body)
 
-    def _call(self, method: str, path: str, params: Mapping[str, str] | None = None, body: Any = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        accept: str | None = None,
+    ) -> Any:
         url = path if path.startswith(("http://", "https://")) else f"{self.base}{path}"
         headers = self.headers()
+        if accept:
+            headers["Accept"] = accept
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
