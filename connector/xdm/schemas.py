@@ -11,8 +11,10 @@ until the next interval. Refresh failures keep the current schema and are logged
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 import structlog
@@ -82,13 +84,23 @@ class LiveSchema:
         self._clock = clock
         self._timing = timing
         self._lock = threading.Lock()
-        self.current: Loaded | None = None
+        self._current: Loaded | None = None
+        self.check: Callable[[Any], bool] | None = None  # the current validator's raw fast path
         self._schema_id: str | None = ref.value if ref.kind == "id" else None
         self._next_refresh = 0.0
         self._last_attempt = float("-inf")
         self._reachable = False
         self._failures = 0
         self._failure_logged_at = float("-inf")
+
+    @property
+    def current(self) -> Loaded | None:
+        return self._current
+
+    @current.setter
+    def current(self, loaded: Loaded | None) -> None:
+        self._current = loaded
+        self.check = loaded.validator.raw_is_valid if loaded is not None else None
 
     @property
     def schema_id(self) -> str | None:

@@ -86,6 +86,7 @@ class XdmValidator:
         self.prepared = prepared
         self._validator = jsonschema_rs.validator_for(prepared.strict, validate_formats=True, offline=True)
         self._is_valid = self._validator.is_valid
+        self.raw_is_valid = self._is_valid  # the hot path: raises ValueError for values with no JSON form
 
     @property
     def schema_id(self) -> str:
