@@ -29,6 +29,7 @@ def aep() -> Iterator[EmulatorServer]:
 
 
 def config(tmp_path: Path, aep: EmulatorServer, name: str = "c.yaml", **mapping: Any) -> Path:
+    """A config for the audit mapping; no Kafka is contacted by these commands."""
     return validating_config(
         tmp_path / name,
         bootstrap="127.0.0.1:9",
@@ -100,16 +101,7 @@ def test_check_says_clearly_when_the_schema_cannot_be_fetched(
     tmp_path: Path, aep: EmulatorServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Platform API unreachable, nothing cached: check explains that the worker would not start, and why."""
-    cfg = validating_config(
-        tmp_path / "c.yaml",
-        bootstrap="127.0.0.1:9",
-        group="g",
-        topic="audit",
-        dead_letter="audit-dlq",
-        emulator=aep,
-        cache_dir=tmp_path / "cache",
-        platform_url="http://127.0.0.1:9",
-    )
+    cfg = config(tmp_path, aep, platform_url="http://127.0.0.1:9")
     assert main(["check", "-c", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "AEP is unreachable" in err and "no copy is cached in" in err

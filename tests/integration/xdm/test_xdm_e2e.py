@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -18,7 +19,15 @@ from connector.config import load_settings
 from connector.emulator import EmulatorOptions, EmulatorServer
 from connector.kafka.dead_letter import H_CLASS, H_MESSAGE, H_REASON, H_STAGE
 from connector.testing.kafka_broker import create_topic
-from tests.integration.pipeline.harness import audit, fully_committed, produce, read_topic, wait_until, worker_thread
+from tests.integration.pipeline.harness import (
+    Audit,
+    audit,
+    fully_committed,
+    produce,
+    read_topic,
+    wait_until,
+    worker_thread,
+)
 from tests.integration.xdm.helpers import SCHEMA_ID, audit_value, serve_schema, validating_config
 
 pytestmark = pytest.mark.integration
@@ -46,23 +55,23 @@ def produce_records(bootstrap: str, name: str) -> tuple[str, str]:
     return topic, dlq
 
 
+def run_worker(bootstrap: str, name: str, aep: EmulatorServer, tmp_path: Path, **options: Any) -> tuple[Audit, str]:
+    """Produce the records, run the worker until every offset is committed; the audit and the DLQ topic."""
+    topic, dlq = produce_records(bootstrap, name)
+    options.setdefault("cache_dir", tmp_path / "cache")
+    cfg = validating_config(
+        tmp_path / "c.yaml", bootstrap=bootstrap, group=name, topic=topic, dead_letter=dlq, emulator=aep, **options
+    )
+    with worker_thread(cfg):
+        wait_until(lambda: fully_committed(bootstrap, name, topic), 90, "all offsets committed")
+    return audit(bootstrap, [topic], aep, dlq), dlq
+
+
 def test_schema_invalid_records_are_dead_lettered_before_sending(
     kafka_bootstrap: str, unique_name: str, aep: EmulatorServer, tmp_path: Path
 ) -> None:
     """strict (the default with schema:): invalid records go to the DLQ as xdm-invalid, none reach AEP."""
-    topic, dlq = produce_records(kafka_bootstrap, unique_name)
-    cfg = validating_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka_bootstrap,
-        group=unique_name,
-        topic=topic,
-        dead_letter=dlq,
-        emulator=aep,
-        cache_dir=tmp_path / "cache",
-    )
-    with worker_thread(cfg):
-        wait_until(lambda: fully_committed(kafka_bootstrap, unique_name, topic), 90, "all offsets committed")
-    result = audit(kafka_bootstrap, [topic], aep, dlq)
+    result, _ = run_worker(kafka_bootstrap, unique_name, aep, tmp_path)
     assert result.missing == set()
     assert len(result.delivered) == RECORDS - len(INVALID)
     assert aep.store.failed() == [], "no schema-invalid record reached AEP"
@@ -82,54 +91,31 @@ def test_without_validation_aep_accepts_them_and_fails_them_later(
     kafka_bootstrap: str, unique_name: str, aep: EmulatorServer, tmp_path: Path
 ) -> None:
     """validate: off: DCS answers success for the invalid records, they only show up as failed records."""
-    topic, dlq = produce_records(kafka_bootstrap, unique_name)
-    cfg = validating_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka_bootstrap,
-        group=unique_name,
-        topic=topic,
-        dead_letter=dlq,
-        emulator=aep,
-        cache_dir=tmp_path / "cache",
-        validate="off",
-    )
-    with worker_thread(cfg):
-        wait_until(lambda: fully_committed(kafka_bootstrap, unique_name, topic), 90, "all offsets committed")
-    result = audit(kafka_bootstrap, [topic], aep, dlq)
+    result, _ = run_worker(kafka_bootstrap, unique_name, aep, tmp_path, validate="off")
     assert result.dead_lettered == {}
     failed = [f["body"]["body"]["xdmEntity"]["_acme"]["n"] for f in aep.store.failed()]
-    assert "bad" in failed and -5 in failed, "committed by the connector, yet dropped by AEP"
+    assert "bad" in failed and -5 in failed
+    assert len(result.missing) == len(failed), "committed by the connector, neither delivered nor dead-lettered"
 
 
 def test_restart_during_a_platform_outage_validates_with_the_cached_schema(
     kafka_bootstrap: str, unique_name: str, aep: EmulatorServer, tmp_path: Path
 ) -> None:
     """A worker started while the Platform API is unreachable uses the schema cached by the previous start."""
-    topic, dlq = produce_records(kafka_bootstrap, unique_name)
     cache = tmp_path / "cache"
-    first = validating_config(
+    warmup = validating_config(
         tmp_path / "first.yaml",
         bootstrap=kafka_bootstrap,
-        group=f"{unique_name}-warmup",
-        topic=f"{topic}-none",
-        dead_letter=dlq,
+        group="warmup",
+        topic="warmup",
+        dead_letter="warmup-dlq",
         emulator=aep,
         cache_dir=cache,
     )
-    compile_plan(load_settings(first))  # a start with AEP reachable fills the cache
-    cfg = validating_config(
-        tmp_path / "c.yaml",
-        bootstrap=kafka_bootstrap,
-        group=unique_name,
-        topic=topic,
-        dead_letter=dlq,
-        emulator=aep,
-        cache_dir=cache,
-        platform_url="http://127.0.0.1:9",
+    compile_plan(load_settings(warmup))  # a start with AEP reachable fills the cache
+    result, dlq = run_worker(
+        kafka_bootstrap, unique_name, aep, tmp_path, cache_dir=cache, platform_url="http://127.0.0.1:9"
     )
-    with worker_thread(cfg):
-        wait_until(lambda: fully_committed(kafka_bootstrap, unique_name, topic), 90, "all offsets committed")
-    result = audit(kafka_bootstrap, [topic], aep, dlq)
     assert result.missing == set() and aep.store.failed() == []
     assert len(result.dead_lettered) == len(INVALID)
     assert {dict(m.headers())[H_REASON] for m in read_topic(kafka_bootstrap, dlq)} == {b"xdm-invalid"}
