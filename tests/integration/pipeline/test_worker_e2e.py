@@ -104,8 +104,14 @@ def test_rejected_and_undecodable_records_are_dead_lettered_with_original_bytes(
 def test_per_message_207_rejections_are_dead_lettered_and_siblings_delivered(
     kafka_bootstrap: str, unique_name: str, tmp_path: Path, shape: Literal["statusCode", "status"]
 ) -> None:
-    """DCS's 207 rejections (either failure shape) go to the DLQ with AEP's message; siblings delivered once."""
-    emulator = EmulatorServer(port=0, store="memory", options=EmulatorOptions(failure_shape=shape)).start()
+    """DCS's 207 rejections (either failure shape) go to the DLQ with AEP's message; siblings delivered once.
+
+    Strict emulator mode (async_validation_failures=reject, not production's default) turns chosen records'
+    schema violations into per-message 400 entries; production only answers DCCS envelope failures that way
+    (tests/integration/emulator/test_failures.py covers production's asynchronous path for the same records).
+    """
+    options = EmulatorOptions(failure_shape=shape, async_validation_failures="reject")
+    emulator = EmulatorServer(port=0, store="memory", options=options).start()
     try:
         _typed_rejections(kafka_bootstrap, unique_name, emulator, tmp_path)
     finally:

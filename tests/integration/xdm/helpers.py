@@ -1,89 +1,96 @@
-"""An emulator serving a resolved XDM schema and its dataset, and configs that validate against it."""
+"""An XDM schema and dataset provisioned in the emulator through the Platform API, and configs validating against it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import orjson
+import requests
 import yaml
 
 from connector.emulator import DEFAULT_ORG, EmulatorServer
-from connector.emulator.registry import DATASETS, SCHEMAS
+from connector.emulator.tutorial import CLIENT_ID, CLIENT_SECRET, platform_session
 from tests.integration.pipeline.harness import audit_mapping, write_config
 
-CLIENT_ID = "xdm-client"
-CLIENT_SECRET = "xdm-secret"
-SCHEMA_ID = "https://ns.adobe.com/acme/schemas/audit"
-DATASET = "audit-dataset"
 INLET = "9b0cb233972f3b0092992284c7353f5eead496218e8441a79b25e9421ea127f5"
+SR = "/data/foundation/schemaregistry"
+XED_FULL = "application/vnd.adobe.xed-full+json;version=1"
+EVENT_CLASS = "https://ns.adobe.com/xdm/context/experienceevent"
 
 
-def audit_schema(version: str = "1.0") -> dict[str, Any]:
-    """The resolved (xed-full) ExperienceEvent schema of harness.audit_mapping's entities."""
-    identity = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "string"},
-            "authenticatedState": {"type": "string", "enum": ["ambiguous", "authenticated", "loggedOut"]},
-            "primary": {"type": "boolean"},
-        },
-    }
+@dataclass(frozen=True)
+class Audited:
+    """The audit schema and its dataset, as provisioned in the emulator."""
+
+    schema_id: str
+    dataset: str
+    fieldgroup: str
+    session: requests.Session
+
+    def resolved(self, base: str) -> dict[str, Any]:
+        """The schema as AEP's Schema Registry returns it resolved (xed-full)."""
+        response = self.session.get(
+            f"{base}{SR}/tenant/schemas/{quote(self.schema_id, safe='')}", headers={"Accept": XED_FULL}, timeout=5
+        )
+        assert response.status_code == 200, response.text
+        doc: dict[str, Any] = response.json()
+        return doc
+
+
+def audit_fields(levels: list[str]) -> dict[str, Any]:
+    """The tenant fields of harness.audit_mapping's entities, plus `level` (an enum) and `n` (int, >= 0)."""
     return {
-        "$id": SCHEMA_ID,
-        "meta:altId": "_acme.schemas.audit",
-        "meta:resourceType": "schemas",
-        "version": version,
-        "title": "Audit events",
-        "type": "object",
-        "meta:class": "https://ns.adobe.com/xdm/context/experienceevent",
-        "meta:tenantNamespace": "_acme",
-        "properties": {
-            "_id": {"type": "string", "format": "uri-reference", "meta:xdmField": "@id"},
-            "timestamp": {"type": "string", "format": "date-time", "meta:xdmField": "xdm:timestamp"},
-            "eventType": {"type": "string", "meta:enum": {"commerce.purchases": "Purchases"}},
-            "identityMap": {
-                "type": "object",
-                "meta:xdmType": "map",
-                "additionalProperties": {"type": "array", "items": identity},
-            },
-            "_acme": {
-                "type": "object",
-                "properties": {
-                    "source": {
-                        "type": "object",
-                        "properties": {
-                            "topic": {"type": "string"},
-                            "partition": {"type": "integer", "meta:xdmType": "int"},
-                            "offset": {"type": "integer", "meta:xdmType": "long"},
-                        },
+        "_acme": {
+            "type": "object",
+            "properties": {
+                "source": {
+                    "type": "object",
+                    "properties": {
+                        "topic": {"type": "string"},
+                        "partition": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                        "offset": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1},
                     },
-                    "n": {"type": "integer", "meta:xdmType": "int", "minimum": 0},
                 },
+                "n": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+                "level": {"type": "string", "enum": levels},
             },
-        },
-        "required": ["_id", "timestamp"],  # instance names: the emulator does not translate @id/xdm:timestamp
+        }
     }
 
 
-def serve_schema(emulator: EmulatorServer, doc: dict[str, Any] | None = None) -> None:
-    """Store the resolved schema and a dataset bound to it; register the Platform API client.
+def provision_audit(emulator: EmulatorServer, levels: list[str] | None = None) -> Audited:
+    """A field group, an ExperienceEvent schema using it and a dataset, created through the Platform API."""
+    session = platform_session(emulator)
+    base = emulator.url
+    group = {
+        "type": "object",
+        "title": "Audit fields",
+        "meta:intendedToExtend": [EVENT_CLASS],
+        "definitions": {"audit": {"properties": audit_fields(levels or ["Silver", "Gold"])}},
+        "allOf": [{"$ref": "#/definitions/audit"}],
+    }
+    fieldgroup = _created(session.post(f"{base}{SR}/tenant/fieldgroups", json=group, timeout=5))["$id"]
+    schema = {"type": "object", "title": "Audit", "allOf": [{"$ref": EVENT_CLASS}, {"$ref": fieldgroup}]}
+    schema_id = _created(session.post(f"{base}{SR}/tenant/schemas", json=schema, timeout=5))["$id"]
+    dataset = {"name": "audit events", "schemaRef": {"id": schema_id, "contentType": XED_FULL}}
+    created = _created(session.post(f"{base}/data/foundation/catalog/dataSets", json=dataset, timeout=5))
+    return Audited(schema_id, str(created[0]).removeprefix("@/dataSets/"), fieldgroup, session)
 
-    Stored as AEP's xed-full answer looks, so GET .../tenant/schemas/{id} returns it resolved
-    (the emulator does not yet resolve schemas created through POST).
-    """
-    doc = doc or audit_schema()
-    emulator.add_client(CLIENT_ID, CLIENT_SECRET)
-    emulator.app.registry.put(SCHEMAS, doc["$id"], doc)
-    emulator.app.registry.put(
-        DATASETS,
-        DATASET,
-        {
-            "id": DATASET,
-            "name": "audit events",
-            "schemaRef": {"id": doc["$id"], "contentType": "application/vnd.adobe.xed-full+json;version=1"},
-        },
-    )
+
+def change_levels(emulator: EmulatorServer, audited: Audited, levels: list[str]) -> None:
+    """Edit the field group in AEP (JSON Patch): the schema's minor version goes up."""
+    patch = [{"op": "replace", "path": "/definitions/audit/properties/_acme/properties/level/enum", "value": levels}]
+    url = f"{emulator.url}{SR}/tenant/fieldgroups/{quote(audited.fieldgroup, safe='')}"
+    response = audited.session.patch(url, json=patch, timeout=5)
+    assert response.status_code == 200, response.text
+
+
+def _created(response: requests.Response) -> Any:
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 def platform_aep(emulator_url: str, platform_url: str | None = None) -> dict[str, Any]:
@@ -105,12 +112,16 @@ def validating_config(
     topic: str,
     dead_letter: str,
     emulator: EmulatorServer,
+    audited: Audited,
     cache_dir: Path,
     platform_url: str | None = None,
+    xdm: dict[str, Any] | None = None,
     **mapping: Any,
 ) -> Path:
     """A worker config whose audit mapping validates (schema: from-dataset unless overridden)."""
-    spec = audit_mapping(topic, dataset=DATASET, **{"schema": "from-dataset", **mapping})
+    mapping = {"schema": "from-dataset", "schema_id": audited.schema_id, **mapping}
+    spec = audit_mapping(topic, dataset=audited.dataset, **mapping)
+    spec["fields"]["_acme.level"] = "value.level"
     write_config(
         path,
         bootstrap=bootstrap,
@@ -122,10 +133,11 @@ def validating_config(
         aep=platform_aep(emulator.url, platform_url),
     )
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    config["xdm"] = {"cache_dir": str(cache_dir), "startup_timeout_s": 0}
+    config["xdm"] = {"cache_dir": str(cache_dir), "startup_timeout_s": 0, **(xdm or {})}
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
 
 
-def audit_value(n: Any, i: int) -> bytes:
-    return orjson.dumps({"n": n, "email": f"user{i % 97}@example.com", "ts": "2024-05-01T10:00:00Z"})
+def audit_value(n: Any, i: int, level: str = "Gold") -> bytes:
+    row = {"n": n, "level": level, "email": f"user{i % 97}@example.com", "ts": "2024-05-01T10:00:00Z"}
+    return orjson.dumps(row)

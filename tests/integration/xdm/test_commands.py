@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +11,12 @@ import yaml
 
 from connector.cli import main
 from connector.emulator import EmulatorServer
-from connector.emulator.registry import SCHEMAS
-from tests.integration.xdm.helpers import SCHEMA_ID, audit_schema, audit_value, serve_schema, validating_config
+from tests.integration.xdm.helpers import Audited, audit_value, validating_config
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def aep() -> Iterator[EmulatorServer]:
-    server = EmulatorServer(port=0, store="memory").start()
-    serve_schema(server)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def config(tmp_path: Path, aep: EmulatorServer, name: str = "c.yaml", **mapping: Any) -> Path:
+def config(tmp_path: Path, aep: EmulatorServer, audited: Audited, name: str = "c.yaml", **mapping: Any) -> Path:
     """A config for the audit mapping; no Kafka is contacted by these commands."""
     return validating_config(
         tmp_path / name,
@@ -37,6 +25,7 @@ def config(tmp_path: Path, aep: EmulatorServer, name: str = "c.yaml", **mapping:
         topic="audit",
         dead_letter="audit-dlq",
         emulator=aep,
+        audited=audited,
         cache_dir=tmp_path / "cache",
         **mapping,
     )
@@ -49,59 +38,51 @@ def edit_mapping(path: Path, **changes: Any) -> None:
 
 
 def test_schema_pull_writes_the_resolved_schema_for_offline_use(
-    tmp_path: Path, aep: EmulatorServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, aep: EmulatorServer, audited: Audited, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """schema pull writes the schema as AEP returned it; a mapping then validates offline from the file."""
-    cfg = config(tmp_path, aep)
+    """schema pull writes the schema as AEP returned it (resolved); a mapping then validates offline from the file."""
+    cfg = config(tmp_path, aep, audited)
     assert main(["schema", "pull", "-c", str(cfg), "--out", str(tmp_path / "schemas")]) == 0
     written = tmp_path / "schemas" / "audit-audit.xdm.json"
-    assert json.loads(written.read_text(encoding="utf-8")) == audit_schema()
-    assert f"wrote {written} ({SCHEMA_ID} version 1.0)" in capsys.readouterr().out
+    resolved = audited.resolved(aep.url)
+    assert json.loads(written.read_text(encoding="utf-8")) == resolved
+    assert "n" in resolved["properties"]["_acme"]["properties"], "field groups expanded into properties"
+    assert f"wrote {written} ({audited.schema_id} version {resolved['version']})" in capsys.readouterr().out
     aep.stop()  # offline from here on
     edit_mapping(cfg, schema=str(written))
     assert main(["check", "-c", str(cfg)]) == 0
     assert "OK" in capsys.readouterr().out
 
 
-def test_schema_pull_fills_in_the_file_a_mapping_names(tmp_path: Path, aep: EmulatorServer) -> None:
+def test_schema_pull_fills_in_the_file_a_mapping_names(tmp_path: Path, aep: EmulatorServer, audited: Audited) -> None:
     """A mapping whose schema: file does not exist yet (check reports it) gets it written by schema pull."""
-    cfg = config(tmp_path, aep, schema="schemas/audit.json")
+    cfg = config(tmp_path, aep, audited, schema="schemas/audit.json")
     assert main(["check", "-c", str(cfg)]) == 2
     assert main(["schema", "pull", "-c", str(cfg)]) == 0
-    assert json.loads((tmp_path / "schemas" / "audit.json").read_text(encoding="utf-8"))["$id"] == SCHEMA_ID
+    pulled = json.loads((tmp_path / "schemas" / "audit.json").read_text(encoding="utf-8"))
+    assert pulled["$id"] == audited.schema_id
     assert main(["check", "-c", str(cfg)]) == 0
 
 
-def test_schema_pull_refuses_an_unresolved_schema(
-    tmp_path: Path, aep: EmulatorServer, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """A registry answering the allOf form (no properties) writes nothing and says why; exit 1."""
-    aep.app.registry.put(
-        SCHEMAS, SCHEMA_ID, {"$id": SCHEMA_ID, "allOf": [{"$ref": "https://ns.adobe.com/xdm/context/experienceevent"}]}
-    )
-    assert main(["schema", "pull", "-c", str(config(tmp_path, aep)), "--out", str(tmp_path / "s")]) == 1
-    assert "unresolved (allOf) form" in capsys.readouterr().err
-    assert not (tmp_path / "s").exists()
-
-
 def test_check_reports_mapped_fields_the_schema_lacks(
-    tmp_path: Path, aep: EmulatorServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, aep: EmulatorServer, audited: Audited, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """check fetches the schema and names a mapped field AEP would drop records for."""
-    cfg = config(tmp_path, aep)
+    cfg = config(tmp_path, aep, audited)
     doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
     doc["mappings"][0]["fields"]["_acme.extra"] = "value.n"
     cfg.write_text(yaml.safe_dump(doc), encoding="utf-8")
     assert main(["check", "-c", str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert f"fields._acme.extra: not in schema {SCHEMA_ID} version 1.0 (AEP drops records that carry it)" in err
+    version = audited.resolved(aep.url)["version"]
+    assert f"fields._acme.extra: not in schema {audited.schema_id} version {version} (AEP drops records" in err
 
 
 def test_check_says_clearly_when_the_schema_cannot_be_fetched(
-    tmp_path: Path, aep: EmulatorServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, aep: EmulatorServer, audited: Audited, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Platform API unreachable, nothing cached: check explains that the worker would not start, and why."""
-    cfg = config(tmp_path, aep, platform_url="http://127.0.0.1:9")
+    cfg = config(tmp_path, aep, audited, platform_url="http://127.0.0.1:9")
     assert main(["check", "-c", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "AEP is unreachable" in err and "no copy is cached in" in err
@@ -109,10 +90,10 @@ def test_check_says_clearly_when_the_schema_cannot_be_fetched(
 
 
 def test_check_notes_a_mapping_without_schema(
-    tmp_path: Path, aep: EmulatorServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, aep: EmulatorServer, audited: Audited, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A mapping with no schema: is fine, but check says records are not validated before sending."""
-    cfg = config(tmp_path, aep)
+    cfg = config(tmp_path, aep, audited)
     doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
     del doc["mappings"][0]["schema"]
     cfg.write_text(yaml.safe_dump(doc), encoding="utf-8")
@@ -121,13 +102,15 @@ def test_check_notes_a_mapping_without_schema(
 
 
 def test_preview_validates_like_the_worker(
-    tmp_path: Path, aep: EmulatorServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, aep: EmulatorServer, audited: Audited, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """preview fetches the dataset's schema and reports violations as the worker would dead-letter them."""
     lines = tmp_path / "in.jsonl"
     lines.write_bytes(audit_value(1, 1) + b"\n" + audit_value("x", 2) + b"\n")
-    assert main(["preview", "-c", str(config(tmp_path, aep)), "--mapping", "audit-audit", "--input", str(lines)]) == 1
+    cfg = config(tmp_path, aep, audited)
+    assert main(["preview", "-c", str(cfg), "--mapping", "audit-audit", "--input", str(lines)]) == 1
     err = capsys.readouterr().err
-    assert f"validating against {SCHEMA_ID} version 1.0 (aep)" in err
+    version = audited.resolved(aep.url)["version"]
+    assert f"validating against {audited.schema_id} version {version} (aep)" in err
     assert 'record 1: ERROR xdm-invalid: /_acme/n: type: expected integer, found string "x"' in err
     assert "1 mapped, 1 failed" in err
