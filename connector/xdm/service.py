@@ -212,6 +212,7 @@ def _consistency(spec: MappingSpec, live: LiveSchema, found: Startup) -> None:
             found.problems.append(prefix + problem)
         else:
             found.notes.append(prefix + problem)
+            log.warning("xdm_mapping_mismatch", mapping=spec.name, problem=problem)
     if loaded.origin == "cache":
         found.notes.append(
             f"{prefix}AEP is unreachable: validating with the cached copy of {loaded.schema_id} "
