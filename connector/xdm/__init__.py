@@ -11,5 +11,6 @@ registry.py   Schema Registry (xed-full) and Catalog client over the Platform AP
 cache.py      the on-disk copy of every fetched schema, so a restart during an AEP outage still validates
 schemas.py    one live schema: loaded at start, refreshed on an interval and when a record fails
 service.py    every mapping's schema resolved at start; the refresher thread
+fields.py     static checks of a mapping against its schema (class, tenant, mapped fields it lacks)
 mapper.py     ValidatingMapper: a Mapper that validates what the mapper it wraps produced
 """

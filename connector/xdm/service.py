@@ -18,7 +18,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 
@@ -219,18 +218,3 @@ def _consistency(spec: MappingSpec, live: LiveSchema, found: Startup) -> None:
             f"version {loaded.version}"
         )
 
-
-def describe_loaded(service: SchemaService) -> list[dict[str, Any]]:
-    """One line per schema for logs and the check command."""
-    out = []
-    for ref, live in service.schemas.items():
-        current = live.current
-        out.append(
-            {
-                "schema": ref.describe(),
-                "id": current.schema_id if current else None,
-                "version": current.version if current else None,
-                "origin": current.origin if current else "missing",
-            }
-        )
-    return out
