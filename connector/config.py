@@ -23,6 +23,8 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
 DEFAULT_SCOPES = ("openid", "AdobeID", "read_organizations", "additional_info.projectedProductContext", "session")
 DCS_MAX_REQUEST_BYTES = 1_000_000
+EDGE_MAX_REQUEST_BYTES = 64_000  # Adobe: "64 KB" (developer docs) or "64Kib" (Experience League); the lower reading
+EDGE_HOSTS = {True: "https://server.adobedc.net", False: "https://edge.adobedc.net"}  # authenticated -> host
 
 
 class Secret:
@@ -83,6 +85,20 @@ class TransportSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    """The Edge Network Server API (`/ee/v2/collect`), for mappings with `destination: edge`."""
+
+    url: str | None = None  # None: server.adobedc.net when authenticated, else edge.adobedc.net
+    authenticated: bool | None = None  # None: as aep.auth.enabled
+    location_hint: str | None = None  # e.g. or2, va6: /ee/{hint}/v2/collect
+    max_request_bytes: int = EDGE_MAX_REQUEST_BYTES
+    max_events: int | None = None  # Adobe documents no per-request event count
+    request_units_per_s: float | None = None  # Adobe's limit: 6,000 RU/s per org for collect
+    upstreams: int = 1  # services on the datastream (a request unit is 8 KB per upstream)
+    on_upstream_error: str = "retry"  # retry | accept: a 207 whose errors[] name a failed upstream
+
+
+@dataclass(frozen=True, slots=True)
 class AepSettings:
     """The default route; a mapping may override inlet and flow."""
 
@@ -97,6 +113,7 @@ class AepSettings:
     sync_validation: bool = False
     auth: AuthSettings = field(default_factory=AuthSettings)
     transport: TransportSettings = field(default_factory=TransportSettings)
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +153,7 @@ class ObservabilitySettings:
     log_level: str = "info"
     lag_refresh_s: float = 5.0
     stuck_after_s: float = 120.0
+    progress_interval_s: float = 30.0  # the periodic progress log line; 0 turns it off
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +390,28 @@ def _transport(t: _Section) -> TransportSettings:
     return out
 
 
+_HINT = re.compile(r"^[a-z0-9]+$")
+
+
+def _edge(e: _Section) -> EdgeSettings:
+    out = EdgeSettings(
+        url=e.text("url"),
+        authenticated=e._get("authenticated", (bool,), None, False),
+        location_hint=e.text("location_hint"),
+        max_request_bytes=e.integer("max_request_bytes", EDGE_MAX_REQUEST_BYTES, minimum=1_000),
+        max_events=e.integer("max_events", None, minimum=1),
+        request_units_per_s=e.number("request_units_per_s", None, minimum=0.001),
+        upstreams=e.integer("upstreams", 1, minimum=1),
+        on_upstream_error=e.choice("on_upstream_error", "retry", ("retry", "accept")),
+    )
+    if out.url and not _url_ok(out.url):
+        e.problems.append(f"{e.where}.url: must be an http(s) URL such as https://server.adobedc.net, got {out.url!r}")
+    if out.location_hint is not None and not _HINT.match(out.location_hint):
+        e.problems.append(f"{e.where}.location_hint: must be a region such as or2 or va6, got {out.location_hint!r}")
+    e.finish()
+    return out
+
+
 def _aep(root: _Section) -> AepSettings:
     a = root.section("aep")
     inlet_url = a.text("inlet_url")
@@ -382,8 +422,7 @@ def _aep(root: _Section) -> AepSettings:
     if not inlet_url and inlet_id:
         inlet_url = f"{dcs.rstrip('/')}/collection/{inlet_id}"
     if not inlet_url:
-        a.problems.append("aep.inlet_url: is required (or aep.inlet_id)")
-        inlet_url = ""
+        inlet_url = ""  # required unless every mapping delivers to the Edge Network: see parse_settings
     elif not _url_ok(inlet_url) or "/collection/" not in inlet_url:
         a.problems.append(
             f"aep.inlet_url: must look like https://dcs.adobedc.net/collection/<inletId>, got {inlet_url!r}"
@@ -404,6 +443,7 @@ def _aep(root: _Section) -> AepSettings:
         sync_validation=a.flag("sync_validation", False),
         auth=_auth(a.section("auth")),
         transport=_transport(a.section("transport")),
+        edge=_edge(a.section("edge")),
     )
     if settings.sync_validation and settings.mode != "single":
         a.problems.append("aep.sync_validation: only works with mode: single (DCS refuses it on the batch endpoint)")
@@ -449,6 +489,7 @@ def _observability(root: _Section) -> ObservabilitySettings:
         log_level=o.choice("log_level", "info", ("debug", "info", "warning", "error")),
         lag_refresh_s=o.number("lag_refresh_s", 5.0, minimum=0.1),
         stuck_after_s=o.number("stuck_after_s", 120.0, minimum=1.0),
+        progress_interval_s=o.number("progress_interval_s", 30.0, minimum=0.0),
     )
     o.finish()
     return out
@@ -551,6 +592,8 @@ def parse_settings(
     delivery = _delivery(root)
     observability = _observability(root)
     mappings = _mappings(root, base_dir, environ)
+    if not aep.inlet_url and (not mappings or any(m.spec.get("destination", "dcs") != "edge" for m in mappings)):
+        problems.append("aep.inlet_url: is required (or aep.inlet_id) unless every mapping has destination: edge")
     registry = _schema_registry(root)
     xdm = _xdm(root, base_dir)
     root.finish()

@@ -460,9 +460,8 @@ class Worker:
                 self._dead_letter(rec, item.gen, outcome, item.mapping)
         total = sum(delivered.values())
         if total:
-            inlet = lane.route.inlet_url.rsplit("/", 1)[-1]
             for name, n in delivered.items():
-                m.RECORDS_DELIVERED.labels(name, inlet).inc(n)
+                m.RECORDS_DELIVERED.labels(name, *lane.route.metric_labels).inc(n)
             self.status.delivered += total
         self.status.last_delivery_ok = self._clock.monotonic()
 

@@ -1,63 +1,82 @@
-"""`aep-connector preview -c FILE --mapping NAME [--input FILE|-] [--limit N]`: map sample records offline.
+"""`aep-connector preview`: map records the way `run` would and print the envelopes or the errors.
 
-Reads JSON lines (or one JSON array) of decoded record values, prints each DCS envelope as
-pretty JSON on stdout, and each record's mapping error (reason, target path, expression) or XDM
-schema violation on stderr. A mapping with `schema:` is validated exactly as the worker validates
-(the schema from AEP, the disk cache or the file; whatever its `validate:` mode). Exit 0 when
-every record mapped (and validated), 1 otherwise.
+    preview [-c FILE] --mapping NAME [--input FILE|-] [--limit N]     decoded values, offline
+    preview [-c FILE] --from-topic T [--limit N] [--start earliest|latest|committed]
+
+Offline, it reads JSON lines (or one JSON array) of decoded record values. With --from-topic it
+reads up to N records (default 10) from Kafka without committing and without joining the
+worker's group (connector.ops.topic_reader), decodes them with the topic's mapping format (JSON,
+Avro through the registry, plain Avro) and maps them. Each DCS envelope (or, for
+`destination: edge`, each Edge Network event `{"xdm": ...}`) goes to stdout as pretty JSON; each
+record's decode or mapping error (reason, target path, expression), an envelope over DCS's 1 MB
+limit, or an XDM schema violation goes to stderr. A mapping with `schema:` is validated exactly
+as the worker validates (the schema from AEP, the disk cache or the file; whatever its
+`validate:` mode). Exit 0 when every record mapped (and validated), 1 otherwise, 4 when Kafka,
+the registry or AEP's Schema Registry cannot be reached.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
 
-from connector.commands._common import add_config_arg
-from connector.config import Settings, load_settings
-from connector.errors import ConfigError, FatalError, MappingError
+from connector.commands._common import EXIT_UNREACHABLE, add_config_arg
+from connector.config import DCS_MAX_REQUEST_BYTES, Settings, load_settings
+from connector.errors import ConfigError, FatalError, MappingError, RecordError, RetriableError
 from connector.mapping import CompiledMapping, compile_mappings
+from connector.ops.records_input import read_values
 from connector.records import SourceRecord
 from connector.xdm.validator import XdmValidator
 
 NAME = "preview"
-HELP = "map sample records (JSON lines or a JSON array) with one mapping and print the envelopes or errors"
+HELP = "map records (a file of values, or read from a topic) with their mapping and print the envelopes or errors"
+DEFAULT_TOPIC_LIMIT = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arg(parser)
-    parser.add_argument("--mapping", required=True, metavar="NAME", help="name of the mapping to use")
+    parser.add_argument("--mapping", metavar="NAME", help="name of the mapping to use (offline input)")
     parser.add_argument(
         "--input", default="-", metavar="FILE", help="JSON lines or a JSON array of record values ('-' = stdin)"
+    )
+    parser.add_argument("--from-topic", metavar="T", help="read records from this Kafka topic instead of --input")
+    parser.add_argument(
+        "--start",
+        choices=("earliest", "latest", "committed"),
+        default="earliest",
+        help="--from-topic: the first records, the newest, or the next ones the worker group will read",
     )
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="map at most N records")
 
 
-def read_values(stream: IO[str]) -> Iterator[tuple[int, bytes, Any, str | None]]:
-    """(index, raw bytes, decoded value or None, decode error or None) per input record."""
-    text = stream.read()
-    if text.lstrip().startswith("["):
-        try:
-            values = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            yield 0, text.encode(), None, f"input is not a valid JSON array: {exc}"
-            return
-        for i, value in enumerate(values):
-            yield i, orjson.dumps(value), value, None
-        return
-    index = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        raw = line.encode()
-        try:
-            yield index, raw, orjson.loads(raw), None
-        except orjson.JSONDecodeError as exc:
-            yield index, raw, None, f"invalid JSON: {exc}"
-        index += 1
+def show(mapping: Any, label: str, record: SourceRecord, value: Any, validator: XdmValidator | None = None) -> bool:
+    """Print the envelope (stdout) or why the record would be dead-lettered (stderr); True when it maps."""
+    from connector.aep.wire import batch_size
+    from connector.serde.keys import WithKey
+
+    try:
+        if isinstance(value, WithKey):
+            envelope = mapping.map(record, value.value, key=value.key)
+        else:
+            envelope = mapping.map(record, value)
+    except MappingError as exc:
+        print(f"{label}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
+        return False
+    payload = orjson.dumps(envelope)
+    print(orjson.dumps(envelope, option=orjson.OPT_INDENT_2).decode())
+    edge = "xdm" in envelope  # an Edge Network event {"xdm": ...}; the Edge sink applies its own size limit
+    if not edge and batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
+        print(f"{label}: ERROR too-large: envelope is {len(payload)} bytes; DCS accepts at most "
+              f"{DCS_MAX_REQUEST_BYTES} bytes per request", file=sys.stderr)  # fmt: skip
+        return False
+    entity = envelope["xdm"] if edge else envelope["body"]["xdmEntity"]
+    violations = validator.violations(entity) if validator and not validator.is_valid(entity) else []
+    for v in violations:
+        print(f"{label}: ERROR xdm-invalid: {v}", file=sys.stderr)
+    return not violations
 
 
 def schema_validator(settings: Settings, mapping: CompiledMapping) -> XdmValidator | None:
@@ -83,12 +102,10 @@ def schema_validator(settings: Settings, mapping: CompiledMapping) -> XdmValidat
     return loaded.validator
 
 
-def main(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    compiled, problems = compile_mappings(settings.mappings, settings.aep)
-    if problems:
-        raise ConfigError(problems)
+def _offline(args: argparse.Namespace, settings: Settings, compiled: list[Any]) -> tuple[str, int, int]:
     by_name = {m.name: m for m in compiled}
+    if not args.mapping:
+        raise ConfigError(["preview needs --mapping NAME (with --input) or --from-topic T"])
     mapping = by_name.get(args.mapping)
     if mapping is None:
         raise ConfigError([f"--mapping: no mapping named {args.mapping!r} (mappings: {', '.join(sorted(by_name))})"])
@@ -103,24 +120,67 @@ def main(args: argparse.Namespace) -> int:
             if decode_error is not None:
                 print(f"record {i}: ERROR decode: {decode_error}", file=sys.stderr)
                 failed += 1
-                continue
-            try:
-                envelope = mapping.map(SourceRecord(topic, 0, i, None, raw), value)
-            except MappingError as exc:
-                print(f"record {i}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
-                failed += 1
-                continue
-            entity = envelope["body"]["xdmEntity"]
-            violations = validator.violations(entity) if validator and not validator.is_valid(entity) else []
-            print(orjson.dumps(envelope, option=orjson.OPT_INDENT_2).decode())
-            for v in violations:
-                print(f"record {i}: ERROR xdm-invalid: {v}", file=sys.stderr)
-            if violations:
-                failed += 1
-            else:
+            elif show(mapping, f"record {i}", SourceRecord(topic, 0, i, None, raw), value, validator):
                 ok += 1
+            else:
+                failed += 1
     finally:
         if stream is not sys.stdin:
             stream.close()
-    print(f"{mapping.name}: {ok} mapped, {failed} failed", file=sys.stderr)
+    return mapping.name, ok, failed
+
+
+def _from_topic(args: argparse.Namespace, settings: Settings, compiled: list[Any]) -> tuple[str, int, int]:
+    from connector.observability.logging import configure_logging
+    from connector.ops.produce import mapping_for
+    from connector.ops.topic_reader import TopicReader
+    from connector.serde.factory import build_deserializers
+
+    configure_logging("console", "warning")  # librdkafka's complaints as events on stderr
+    topic = args.from_topic
+    mapping = mapping_for(topic, compiled)
+    if mapping is None:
+        raise ConfigError([f"--from-topic: no mapping reads topic {topic!r}"])
+    decoders, problems = build_deserializers([mapping], settings)
+    if problems:
+        raise ConfigError(problems)
+    validator = schema_validator(settings, mapping)
+    reader = TopicReader(settings.kafka)
+    try:
+        records = reader.read(topic, args.limit or DEFAULT_TOPIC_LIMIT, args.start)
+    finally:
+        reader.close()
+    if not records:
+        print(f"{topic}: no records to read from the {args.start} position", file=sys.stderr)
+    ok = failed = 0
+    for record in records:
+        label = f"{record.topic}[{record.partition}]@{record.offset}"
+        try:
+            value = decoders[mapping.name](record)
+        except RecordError as exc:
+            print(f"{label}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"# {label} key={record.key!r}", file=sys.stderr)
+        if show(mapping, label, record, value, validator):
+            ok += 1
+        else:
+            failed += 1
+    return mapping.name, ok, failed
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    compiled, problems = compile_mappings(settings.mappings, settings.aep)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        if args.from_topic:
+            name, ok, failed = _from_topic(args, settings, compiled)
+        else:
+            name, ok, failed = _offline(args, settings, compiled)
+    except RetriableError as exc:
+        print(f"unreachable: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    print(f"{name}: {ok} mapped, {failed} failed", file=sys.stderr)
     return 0 if failed == 0 else 1

@@ -2,10 +2,10 @@
 
 Starts librdkafka's in-process mock cluster and the AEP emulator (in its production-like default),
 provisions the loyalty schemas and datasets in the emulator (so AEP-side validation is real),
-produces Adobe's loyalty sample data, an Avro twin of the events, commerce orders and a few
-deliberately broken records, runs the worker until every record is final, then brings back what
-AEP accepted and failed asynchronously (`aep-connector failures --dead-letter`), and prints what
-happened, one section per stage.
+produces Adobe's loyalty sample data, an Avro twin of the events, commerce orders, the loyalty
+events once more for an Edge Network datastream, and a few deliberately broken records, runs the
+worker until every record is final, then brings back what AEP accepted and failed asynchronously
+(`aep-connector failures --dead-letter`), and prints what happened, one section per stage.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 SAMPLES = PACKAGE / "samples"
 CONFIG = PACKAGE.parent / "config" / "demo.yaml"
 DLQ = "aep-connector-dlq"
+EDGE_TOPIC = "loyalty-events-edge"
 _AEP_PREFIX = re.compile(r"^inletId: \[[^]]*\] imsOrgId: \[[^]]*\] ")
 
 
@@ -75,6 +76,15 @@ def _avro_events() -> list[bytes]:
     return out
 
 
+def _edge_events() -> list[Produced]:
+    """The loyalty events as new events (distinct _ids) for the Edge Network datastream, and one it refuses."""
+    events = [{**e, "_id": int(e["_id"]) + 2} for e in _json("loyalty-events.json")]
+    out = [Produced(EDGE_TOPIC, orjson.dumps(e)) for e in events]
+    bad = {**events[0], "_id": 3, "_exchangeinternal": {**events[0]["_exchangeinternal"], "loyaltyID": "not-an-email"}}
+    out.append(Produced(EDGE_TOPIC, orjson.dumps(bad), "loyaltyID not an email (the Edge Network refuses it)"))
+    return out
+
+
 def demo_records() -> list[Produced]:
     """The sample data plus one broken record per failure class the demo shows."""
     records = [Produced("loyalty-profiles", orjson.dumps(p)) for p in _json("loyalty-profiles.json")]
@@ -95,7 +105,7 @@ def demo_records() -> list[Produced]:
             "loyalty-profiles", orjson.dumps(bronze), "loyaltyLevel not in the schema's enum", aep_fails=True
         ),
     ]
-    return records
+    return records + _edge_events()
 
 
 class MockKafka:
@@ -128,8 +138,10 @@ class MockKafka:
         return out
 
 
-def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned) -> dict[str, str]:
+def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned, datastream: str) -> dict[str, str]:
     return {
+        "DEMO_EDGE_URL": server.url,
+        "DEMO_DATASTREAM_ID": datastream,
         "DEMO_BOOTSTRAP": kafka.bootstrap,
         "DEMO_INLET_URL": p.inlet_url,
         "DEMO_IMS_ORG": DEFAULT_ORG,
@@ -164,7 +176,8 @@ def run_demo(out: TextIO, timeout: float = 120.0, serve: bool = False) -> int:
     try:
         session = platform_session(server)
         p = provision(server, session)
-        settings = load_settings(CONFIG, environ=_env(kafka, server, p))
+        datastream = server.app.edge.create_datastream(dataset_id=p.event_dataset, name="Loyalty events (Edge)")
+        settings = load_settings(CONFIG, environ=_env(kafka, server, p, datastream))
         records = demo_records()
         kafka.produce(records)
         worker = build_worker(compile_plan(settings))
@@ -225,9 +238,13 @@ def _summary(
     w(f"            ({len(broken)} of them broken on purpose)\n")
     totals = server.store.stats()["totals"]
     w(
-        f"delivered   {outcome.delivered} records accepted by DCS (emulator: {totals.get('lake', '?')} in the data "
+        f"delivered   {outcome.delivered} records accepted by AEP (emulator: {totals.get('lake', '?')} in the data "
         f"lake, {totals.get('failed', '?')} failed streaming validation)\n"
     )
+    edge = {k: v for k, v in server.store.stats()["inlets"].items() if k.startswith("datastream:")}
+    for key, counts in edge.items():
+        ds = key.removeprefix("datastream:")
+        w(f"            of them {counts['accepted']} through the Edge Network (/ee/v2/collect, datastream {ds})\n")
     dead = kafka.read_all(DLQ, len(broken))
     _dead_letters(w, [m for m in dead if dict(m.headers() or [])[H_REASON].decode() != ASYNC_REASON])
     _failed_in_aep(w, outcome)

@@ -52,3 +52,15 @@ class Envelope:
         if origin is not None:
             header["msgId"] = origin
         return {"header": header, "body": {"xdmMeta": {"schemaRef": dict(self.schema_ref)}, "xdmEntity": entity}}
+
+
+class EdgeEvent:
+    """Builds Edge Network events (`events[]` items of `/ee/v2/collect`): `{"xdm": entity}`.
+
+    The datastream decides schema and dataset, so there is no header; `wrap` has Envelope's signature.
+    """
+
+    __slots__ = ()
+
+    def wrap(self, entity: dict[str, Any], origin: str | None = None) -> dict[str, Any]:
+        return {"xdm": entity}

@@ -17,7 +17,7 @@ import orjson
 
 from connector.errors import MappingError
 from connector.mapping.compiler import UNSET, Ctx, ExpressionCompiler, Fn, constant
-from connector.mapping.envelope import Envelope
+from connector.mapping.envelope import EdgeEvent, Envelope
 from connector.mapping.functions import CompileEnv, FunctionError
 from connector.mapping.spec import Each, IdentitySpec, Leaf, MappingSpec, Obj
 from connector.mapping.timestamps import BadTimestamp, normalise, rfc3339
@@ -292,7 +292,7 @@ class CompiledMapping:
         route: Route,
         entity: Fn,
         identities: tuple[_Identity, ...],
-        envelope: Envelope,
+        envelope: Envelope | EdgeEvent,
         xdm_schema: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = spec.name
@@ -314,7 +314,7 @@ class CompiledMapping:
         return f"CompiledMapping(name={self.name!r}, xdm_class={self.xdm_class!r}, topics={self.topics!r})"
 
     def map(self, record: SourceRecord, value: Any, key: Any = UNSET) -> dict[str, Any]:
-        """The DCS envelope for one decoded record; raises only MappingError."""
+        """The DCS envelope (or Edge event) for one decoded record; raises only MappingError."""
         try:
             origin = f"{record.topic}/{record.partition}/{record.offset}"
             return self.envelope.wrap(self.entity(record, value, key), origin)
@@ -350,7 +350,7 @@ def compile_mapping(
     spec: MappingSpec,
     raw_spec: Mapping[str, Any],
     route: Route,
-    envelope: Envelope,
+    envelope: Envelope | EdgeEvent,
     env: CompileEnv,
     problems: list[str],
     xdm_schema: Mapping[str, Any] | None = None,

@@ -22,6 +22,7 @@ FORMATS = ("json", "avro", "avro-plain")
 KEY_FORMATS = ("string", "json", "avro", "none")
 AUTH_STATES = ("ambiguous", "authenticated", "loggedOut")
 FUTURE_POLICIES = ("reject", "clamp")
+DESTINATIONS = ("dcs", "edge")
 SYSTEM_FIELDS = frozenset({"_id", "_repo", "_experience"})
 _SEGMENT = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@-]*$")
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -33,6 +34,7 @@ KNOWN_KEYS = frozenset(
         "name", "description", "topics", "format", "avro_schema", "key_format", "xdm_class", "schema_id",
         "schema_version", "dataset_id", "tenant", "source_name", "flow_id", "inlet_url", "ims_org", "event_id",
         "future_timestamps", "schema", "validate", "identities", "allow_no_identity", "fields", "lookups",
+        "destination", "datastream_id", "datastream_overrides",
     }
 )  # fmt: skip
 
@@ -98,10 +100,17 @@ class MappingSpec:
     allow_no_identity: bool
     fields: Obj
     lookups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    destination: str = "dcs"
+    datastream_id: str | None = None
+    datastream_overrides: Mapping[str, Any] | None = None
 
     @property
     def is_event(self) -> bool:
         return self.xdm_class == "experienceevent"
+
+    @property
+    def is_edge(self) -> bool:
+        return self.destination == "edge"
 
 
 class _Reader:
@@ -169,6 +178,8 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
     xdm_class = r.choice("xdm_class", "experienceevent", XDM_CLASSES)
     if "xdm_class" not in raw:
         problems.append(f"xdm_class: is required ({' | '.join(XDM_CLASSES)})")
+    destination = r.choice("destination", "dcs", DESTINATIONS)
+    edge = destination == "edge"
     tenant = r.text("tenant")
     if tenant is not None:
         tenant = tenant.removeprefix("_")
@@ -184,8 +195,8 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
     if not identities and not allow_no_identity:
         problems.append("identities: missing identity: at least one identity is required (or allow_no_identity: true)")
     _check_root_fields(fields, tenant, xdm_class, event_id, problems)
-    schema_id = r.text("schema_id", "", required=True) or ""
-    dataset_id = r.text("dataset_id", "", required=True) or ""
+    schema_id = r.text("schema_id", "", required=not edge) or ""
+    dataset_id = r.text("dataset_id", "", required=not edge) or ""
     schema, validate = parse_schema_keys(raw, source.base_dir, schema_id, dataset_id, problems)
     spec = MappingSpec(
         name=source.name,
@@ -210,8 +221,47 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
         allow_no_identity=allow_no_identity,
         fields=fields,
         lookups=_lookups(raw.get("lookups"), problems),
+        destination=destination,
+        datastream_id=r.text("datastream_id", required=edge),
+        datastream_overrides=_overrides(raw.get("datastream_overrides"), problems),
     )
+    _check_destination(spec, raw, problems)
     return spec, problems
+
+
+def _overrides(raw: Any, problems: list[str]) -> dict[str, Any] | None:
+    """`datastream_overrides`: the request's `meta.configOverrides` ({com_adobe_analytics: {reportSuites: [..]}})."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not raw or not all(isinstance(v, dict) for v in raw.values()):
+        problems.append(
+            "datastream_overrides: must be a mapping of service -> settings, e.g. "
+            "{com_adobe_experience_platform: {datasets: {event: {datasetId: ...}}}}"
+        )
+        return None
+    return dict(raw)
+
+
+_DCS_ONLY = ("inlet_url", "flow_id")  # schema_id, dataset_id, source_name: ignored (the datastream decides)
+_EDGE_ONLY = ("datastream_id", "datastream_overrides")
+
+
+def _check_destination(spec: MappingSpec, raw: Mapping[str, Any], problems: list[str]) -> None:
+    """What each destination carries: the Edge Network takes ExperienceEvents with an identity, to a datastream."""
+    given = [k for k in (_DCS_ONLY if spec.is_edge else _EDGE_ONLY) if raw.get(k) is not None]
+    for key in given:
+        problems.append(f"{key}: only used with destination {'dcs' if spec.is_edge else 'edge'}")
+    if not spec.is_edge:
+        return
+    if not spec.is_event:
+        problems.append(
+            "destination: edge carries ExperienceEvents only; send Profile records to DCS (destination: dcs)"
+        )
+    if spec.allow_no_identity:
+        problems.append(
+            "allow_no_identity: the Edge Network needs an identity on every event "
+            "(explicitly primary on the authenticated host): map identities instead"
+        )
 
 
 def _topics(raw: Any, problems: list[str]) -> tuple[str, ...]:

@@ -151,6 +151,10 @@ class ObservabilityServer:
     def port(self) -> int:
         return int(self._httpd.server_address[1])
 
+    @property
+    def lag(self) -> LagMonitor | None:
+        return self._lag
+
     def start(self) -> ObservabilityServer:
         self._thread.start()
         if self._lag is not None:
@@ -168,7 +172,7 @@ class ObservabilityServer:
         self._thread.join(timeout=5.0)
 
 
-def start_observability(settings: Settings, worker: HasStatus) -> Callable[[], None]:
+def start_observability(settings: Settings, worker: HasStatus) -> ObservabilityServer:
     """Serve /metrics, /healthz and /readyz on metrics_host:metrics_port and refresh the lag gauges."""
     register_settings_secrets(settings)
     obs = settings.observability

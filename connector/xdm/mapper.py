@@ -18,7 +18,7 @@ import structlog
 from connector.errors import SchemaViolation
 from connector.interfaces import Mapper
 from connector.observability.metrics import XDM_INVALID_SENT
-from connector.records import Route, SourceRecord
+from connector.records import EDGE, Route, SourceRecord
 from connector.xdm.schemas import LiveSchema
 from connector.xdm.validator import Violation
 
@@ -84,6 +84,7 @@ class ValidatingMapper:
         self.schema = schema
         self.mode = mode
         self._map = inner.map
+        self._edge = inner.route.destination == EDGE  # an Edge Network event {"xdm": entity}
         self._warn = WarnLog(inner.name, clock)
 
     @property
@@ -101,14 +102,14 @@ class ValidatingMapper:
         envelope = self._map(record, value) if key is _NO_KEY else self._map(record, value, key=key)
         check = self.schema.check
         try:
-            if check is None or check(envelope["body"]["xdmEntity"]):
+            if check is None or check(envelope["xdm"] if self._edge else envelope["body"]["xdmEntity"]):
                 return envelope
         except ValueError:  # a value with no JSON form: explained by violations()
             pass
         return self._invalid(envelope)
 
     def _invalid(self, envelope: dict[str, Any]) -> dict[str, Any]:
-        entity = envelope["body"]["xdmEntity"]
+        entity = envelope["xdm"] if self._edge else envelope["body"]["xdmEntity"]
         if self.schema.recheck():  # the schema may have moved on (a field added in AEP)
             loaded = self.schema.current
             if loaded is None or loaded.validator.is_valid(entity):

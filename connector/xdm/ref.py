@@ -60,6 +60,9 @@ def _schema_ref(value: Any, base_dir: Path, schema_id: str, dataset_id: str, pro
         return None
     value = value.strip()
     if value == FROM_DATASET:
+        if not dataset_id:
+            problems.append("schema: from-dataset needs dataset_id (without a dataset, give the schema's $id)")
+            return None
         return SchemaRef("dataset", dataset_id)
     if value.startswith(("http://", "https://")):
         if schema_id and value != schema_id:

@@ -122,6 +122,15 @@ class LiveSchema:
         if self.ref.kind == "file":
             self.current = load_file(self.ref.value)
             return self.current
+        if self._source is None:  # not to be fetched (check without --connect): the disk cache only
+            cached = self._from_cache()
+            if cached is None:
+                raise SchemaUnavailable(
+                    f"{self.ref.describe()}: not fetched from AEP (check --connect does) and no copy is cached in "
+                    f"{self._cache.directory or '(no cache directory)'}"
+                )
+            self.current = cached
+            return cached
         try:
             return self._fetch(initial=True)
         except RetriableError as exc:

@@ -108,17 +108,19 @@ def load_schemas(
     clock: Clock,
     source: SchemaSource | None = None,
     wait: bool = True,
+    fetch: bool = True,
 ) -> tuple[SchemaService, Startup]:
     """Resolve and load every mapping's schema (see the module docstring); never raises.
 
-    `wait=False` (the check command) tries AEP once and reports instead of retrying.
+    `wait=False` (check, preview) tries AEP once instead of retrying; `fetch=False` (check without
+    --connect) contacts nothing: files and the disk cache only, a schema found in neither is a note.
     """
     xdm = settings.xdm
     found = Startup()
     wanted = [s for s in specs if s.schema is not None]
     if not wanted:
         return SchemaService({}, {}, clock), found
-    if source is None and any(s.schema is not None and s.schema.kind != "file" for s in wanted):
+    if fetch and source is None and any(s.schema is not None and s.schema.kind != "file" for s in wanted):
         try:
             source = platform_source(settings)
         except FatalError as exc:
@@ -137,6 +139,21 @@ def load_schemas(
         if s.schema not in schemas:
             schemas[s.schema] = LiveSchema(s.schema, source, cache, clock, timing)
     missing, refused = _load_all(list(schemas.values()), xdm, clock, wait)
+    modes = _judge(wanted, schemas, missing=missing, refused=refused, found=found, fetch=fetch)
+    usable = {ref: live for ref, live in schemas.items() if live not in refused}
+    return SchemaService(usable, modes, clock), found
+
+
+def _judge(
+    wanted: list[MappingSpec],
+    schemas: dict[SchemaRef, LiveSchema],
+    *,
+    missing: dict[LiveSchema, str],
+    refused: dict[LiveSchema, str],
+    found: Startup,
+    fetch: bool,
+) -> dict[str, tuple[SchemaRef, str]]:
+    """Each mapping's problems, notes or unavailability; the (schema, mode) of those that can start."""
     modes: dict[str, tuple[SchemaRef, str]] = {}
     for s in wanted:
         assert s.schema is not None
@@ -144,14 +161,15 @@ def load_schemas(
         before = len(found.problems) + len(found.unavailable)
         if live in refused:
             found.problems.append(f"mapping {s.name}: schema: {refused[live]}")
+        elif live in missing and not fetch:
+            found.notes.append(f"mapping {s.name}: {missing[live]}: the mapping was not checked against it")
         elif live in missing:
             _missing(s, missing[live], found)
         else:
             _consistency(s, live, found)
         if len(found.problems) + len(found.unavailable) == before:
             modes[s.name] = (s.schema, s.validate)
-    usable = {ref: live for ref, live in schemas.items() if live not in refused}
-    return SchemaService(usable, modes, clock), found
+    return modes
 
 
 def _load_all(
@@ -214,7 +232,7 @@ def _consistency(spec: MappingSpec, live: LiveSchema, found: Startup) -> None:
             log.warning("xdm_mapping_mismatch", mapping=spec.name, problem=problem)
     if loaded.origin == "cache":
         found.notes.append(
-            f"{prefix}AEP is unreachable: validating with the cached copy of {loaded.schema_id} "
-            f"version {loaded.version}"
+            f"{prefix}using the cached copy of {loaded.schema_id} version {loaded.version}, not the live schema "
+            "(AEP not reachable, or not asked)"
         )
 

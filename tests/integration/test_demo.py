@@ -21,9 +21,11 @@ def test_demo_exits_0_with_a_summary() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "delivered   86 records accepted by DCS (emulator: 85 in the data lake, 1 failed streaming" in out
-    assert "dead-letter 5 records" in out
-    for reason in ("invalid-json", "tombstone", "corrupt-avro", "future-timestamp", "missing-identity"):
+    assert "delivered   106 records accepted by AEP (emulator: 105 in the data lake, 1 failed streaming" in out
+    assert "of them 20 through the Edge Network" in out
+    assert "dead-letter 6 records" in out
+    reasons = ("invalid-json", "tombstone", "corrupt-avro", "future-timestamp", "missing-identity")
+    for reason in (*reasons, "edge-rejected"):
         assert f"- {reason}" in out, reason
     assert "failed      1 record(s) DCS accepted and AEP then failed in streaming validation" in out
     assert "#/_exchangeinternal/loyaltyLevel enum: Bronze is not a valid enum value" in out

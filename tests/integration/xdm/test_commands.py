@@ -67,12 +67,12 @@ def test_schema_pull_fills_in_the_file_a_mapping_names(tmp_path: Path, aep: Emul
 def test_check_reports_mapped_fields_the_schema_lacks(
     tmp_path: Path, aep: EmulatorServer, audited: Audited, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """check fetches the schema and names a mapped field AEP would drop records for."""
+    """check --connect fetches the schema and names a mapped field AEP would drop records for (exit 2)."""
     cfg = config(tmp_path, aep, audited)
     doc = yaml.safe_load(cfg.read_text(encoding="utf-8"))
     doc["mappings"][0]["fields"]["_acme.extra"] = "value.n"
     cfg.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    assert main(["check", "-c", str(cfg)]) == 2
+    assert main(["check", "-c", str(cfg), "--connect"]) == 2
     err = capsys.readouterr().err
     version = audited.resolved(aep.url)["version"]
     assert f"fields._acme.extra: not in schema {audited.schema_id} version {version} (AEP drops records" in err
@@ -81,12 +81,16 @@ def test_check_reports_mapped_fields_the_schema_lacks(
 def test_check_says_clearly_when_the_schema_cannot_be_fetched(
     tmp_path: Path, aep: EmulatorServer, audited: Audited, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Platform API unreachable, nothing cached: check explains that the worker would not start, and why."""
+    """Platform API unreachable, nothing cached: check --connect says the worker would not start, and why (exit 4);
+    without --connect nothing is contacted and the note says the schema was not checked."""
     cfg = config(tmp_path, aep, audited, platform_url="http://127.0.0.1:9")
-    assert main(["check", "-c", str(cfg)]) == 2
+    assert main(["check", "-c", str(cfg)]) == 0
     err = capsys.readouterr().err
-    assert "AEP is unreachable" in err and "no copy is cached in" in err
-    assert "the worker does not start without its schema" in err
+    assert "not fetched from AEP (check --connect does) and no copy is cached in" in err
+    assert main(["check", "-c", str(cfg), "--connect"]) == 4
+    err = capsys.readouterr().err
+    assert "unreachable: mapping audit-audit:" in err and "AEP is unreachable" in err
+    assert "no copy is cached in" in err and "the worker does not start without its schema" in err
 
 
 def test_check_notes_a_mapping_without_schema(

@@ -105,7 +105,7 @@ def test_aep_down_with_a_cache_starts_from_the_cache(tmp_path: Path) -> None:
     down.down = True
     mapping, service, found = load(s, down)
     assert found.problems == [] and found.unavailable == []
-    assert "validating with the cached copy" in found.notes[0]
+    assert "using the cached copy" in found.notes[0]
     assert isinstance(service.wrap(mapping), ValidatingMapper)
 
 
