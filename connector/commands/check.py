@@ -63,12 +63,12 @@ def schema_findings(settings: Any, compiled: list[Any], connect: bool) -> tuple[
     specs = [mp.parsed for mp in compiled]
     _, found = load_schemas(settings, specs, clock=SystemClock(), wait=False, fetch=connect)
     notes = list(found.notes)
-    notes += [
-        f"mapping {s.name}: no schema: records are not validated before sending (AEP drops schema-invalid "
-        "records asynchronously, after accepting them); set schema: from-dataset to validate"
-        for s in specs
-        if s.schema is None
-    ]
+    unvalidated = [s.name for s in specs if s.schema is None]
+    if unvalidated:
+        notes.append(
+            f"no schema: for mapping(s) {', '.join(unvalidated)}: records are not validated before sending (AEP "
+            "drops schema-invalid records asynchronously, after accepting them); set schema: from-dataset to validate"
+        )
     return found.problems, found.unavailable, notes
 
 
@@ -77,17 +77,20 @@ def main(args: argparse.Namespace) -> int:
 
     settings, compiled, problems = compile_config(args.config)
     unreachable: list[str] = []
+    notes: list[str] = []
     if not problems:
         schema_problems, unreachable, notes = schema_findings(settings, compiled, args.connect)
         problems += schema_problems
-        for note in notes:
-            print(f"note: {note}", file=sys.stderr)
     if problems:
         print(f"{args.config}: {len(problems)} problem(s)", file=sys.stderr)
         for p in problems:
             print(f"  - {p}", file=sys.stderr)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         return 2
     print(f"{args.config}: OK")
+    for note in notes:
+        print(f"note: {note}")
     print()
     print(format_routing(compiled, settings))
     if not args.connect:
