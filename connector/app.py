@@ -11,7 +11,7 @@ from connector.config import Settings
 from connector.errors import ConfigError, FatalError
 from connector.interfaces import Clock, DeadLetters, RecordSource, Sink
 from connector.records import DCS, EDGE, Outcome, Route
-from connector.routing import Pipeline, Router
+from connector.routing import Pipeline, Router, routing_problems
 from connector.worker import Worker, WorkerOptions
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def compile_plan(settings: Settings, *, clock: Clock | None = None) -> Plan:
 
     compiled, problems = compile_mappings(settings.mappings, settings.aep)
     deserializers, serde_problems = build_deserializers(compiled, settings)
-    problems = problems + serde_problems
+    problems = problems + serde_problems + routing_problems(settings, compiled)
     if problems:
         raise ConfigError(problems)
     schemas, startup = load_schemas(settings, [mp.parsed for mp in compiled], clock=clock or SystemClock())
@@ -49,7 +49,8 @@ def compile_plan(settings: Settings, *, clock: Clock | None = None) -> Plan:
         raise ConfigError(startup.problems)
     if startup.unavailable:
         raise FatalError("\n".join(startup.unavailable))
-    router = Router([(mp.topics, Pipeline(deserializers[mp.name], schemas.wrap(mp))) for mp in compiled])
+    pipelines = [(mp.topics, Pipeline(deserializers[mp.name], schemas.wrap(mp))) for mp in compiled]
+    router = Router(pipelines, dead_letter_topic=settings.dead_letter.topic)
     return Plan(settings, router, compiled, schemas)
 
 

@@ -25,7 +25,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import structlog
 
 from connector.aep.wire import batch_size
@@ -41,6 +40,7 @@ from connector.errors import (
     RetryAfterError,
 )
 from connector.interfaces import Clock, DeadLetters, RecordSource, Sink
+from connector.mapping.envelope import encode as encode_envelope
 from connector.observability import metrics as m
 from connector.offsets import OffsetTracker
 from connector.records import Accepted, Outcome, Route, SourceRecord, TopicPartition
@@ -322,7 +322,7 @@ class Worker:
                 envelope = pipeline.mapper.map(record, value.value, key=value.key)
             else:
                 envelope = pipeline.mapper.map(record, value)
-            payload = orjson.dumps(envelope)
+            payload = encode_envelope(envelope)
         except RecordError:
             raise
         except Exception as exc:

@@ -38,6 +38,7 @@ def compile_config(path: str) -> tuple[Any, list[Any], list[str]]:
     """(settings, compiled mappings, every problem of the file, its mappings and their decoders)."""
     from connector.config import read_settings
     from connector.mapping import compile_mappings
+    from connector.routing import routing_problems
     from connector.serde.factory import build_deserializers
 
     settings, problems = read_settings(path)
@@ -47,6 +48,7 @@ def compile_config(path: str) -> tuple[Any, list[Any], list[str]]:
     problems += mapping_problems
     if not mapping_problems:
         problems += build_deserializers(compiled, settings)[1]
+        problems += routing_problems(settings, compiled)
     return settings, compiled, problems
 
 

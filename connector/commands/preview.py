@@ -21,12 +21,11 @@ import argparse
 import sys
 from typing import IO, Any
 
-import orjson
-
 from connector.commands._common import EXIT_UNREACHABLE, add_config_arg
 from connector.config import DCS_MAX_REQUEST_BYTES, Settings, load_settings
 from connector.errors import ConfigError, FatalError, MappingError, RecordError, RetriableError
 from connector.mapping import CompiledMapping, compile_mappings
+from connector.mapping.envelope import encode as encode_envelope
 from connector.ops.records_input import read_values
 from connector.records import SourceRecord
 from connector.xdm.validator import XdmValidator
@@ -65,8 +64,8 @@ def show(mapping: Any, label: str, record: SourceRecord, value: Any, validator: 
     except MappingError as exc:
         print(f"{label}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
         return False
-    payload = orjson.dumps(envelope)
-    print(orjson.dumps(envelope, option=orjson.OPT_INDENT_2).decode())
+    payload = encode_envelope(envelope)
+    print(encode_envelope(envelope, indent=True).decode())
     edge = "xdm" in envelope  # an Edge Network event {"xdm": ...}; the Edge sink applies its own size limit
     if not edge and batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
         print(f"{label}: ERROR too-large: envelope is {len(payload)} bytes; DCS accepts at most "

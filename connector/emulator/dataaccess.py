@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import quote
 
-import orjson
-
 from connector.emulator import ids
 from connector.emulator.batches import BATCHES, FINAL, failed_file_name, status
 from connector.emulator.http import Request, Response, json_response, not_found
 from connector.emulator.store import MemoryStore
+from connector.numbers import json_bytes
 
 EXPORT_PREFIX = "/data/foundation/export/"
 SUCCESS_FILE = "_SUCCESS"
@@ -28,7 +27,7 @@ PAGE_LIMIT = 100
 def failed_file(store: MemoryStore, batch_id: str) -> bytes:
     """The failed-records file of a batch: JSON Lines, one failed record per line."""
     lines = [
-        orjson.dumps(rec.get("line") or {"_validationErrors": rec.get("errors", [])})
+        json_bytes(rec.get("line") or {"_validationErrors": rec.get("errors", [])})
         for rec in store.batch_failures(batch_id)
     ]
     return b"\n".join(lines) + (b"\n" if lines else b"")

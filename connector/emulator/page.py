@@ -6,12 +6,11 @@ import time
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from connector.emulator.edge import DATASTREAMS, STATS_PREFIX
 from connector.emulator.http import Request
 from connector.emulator.registry import DATASETS, INLETS
 from connector.emulator.stats import NO_DATASET
+from connector.numbers import json_bytes
 
 if TYPE_CHECKING:
     from connector.emulator.app import EmulatorApp
@@ -183,7 +182,7 @@ def _profile(app: EmulatorApp, ns: str, identity: str) -> str:
         chips = "".join(
             f'<span class="chip">{_e(i["namespace"]["code"])}: {_e(i["id"])}</span>' for i in found["identities"]
         )
-        entity = orjson.dumps(found["entity"], option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+        entity = json_bytes(found["entity"], indent=True, sort_keys=True).decode()
         parts.append(
             f'<p id="profile-found" class="ok">Profile <code>{_e(found["entityId"])}</code> from '
             f"{len(found['sources'])} dataset(s), last modified {_e(found['lastModifiedAt'])}</p>"
@@ -213,7 +212,7 @@ def _recent(app: EmulatorApp, total: int) -> str:
     rows = []
     for r in reversed(app.store.records(offset=max(0, total - RECENT))):
         entity = r.get("xdmEntity", r.get("raw", {}))
-        text = orjson.dumps(entity).decode()
+        text = json_bytes(entity).decode()
         rows.append(
             [
                 _e(_time(r.get("receivedTimeMs"))),

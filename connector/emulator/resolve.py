@@ -197,10 +197,16 @@ def transitive_extends(doc: Mapping[str, Any], lookup: Lookup) -> list[str]:
 
 
 def strip_text(node: Any, keys: Iterable[str]) -> Any:
-    """A copy without the given keys (titles, descriptions) at any depth: the `-notext` forms."""
+    """A copy without the given keys (titles, descriptions) at any depth: the `-notext` forms.
+
+    Field names are not keys of a schema node: a field called `title` under `properties` stays.
+    """
     drop = tuple(keys)
     if isinstance(node, dict):
-        return {k: strip_text(v, drop) for k, v in node.items() if k not in drop}
+        out = {k: strip_text(v, drop) for k, v in node.items() if k not in drop and k != "properties"}
+        if isinstance(node.get("properties"), dict):
+            out["properties"] = {name: strip_text(sub, drop) for name, sub in node["properties"].items()}
+        return out
     if isinstance(node, list):
         return [strip_text(v, drop) for v in node]
     return node

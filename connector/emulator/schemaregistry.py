@@ -24,7 +24,7 @@ from connector.emulator.config import EmulatorOptions
 from connector.emulator.http import Request, Response, bad_request, json_response
 from connector.emulator.jsonpatch import PatchError, apply_patch
 from connector.emulator.registry import DATATYPES, DESCRIPTORS, FIELDGROUPS, SCHEMAS, Registry
-from connector.emulator.resolve import class_of, library_lookup, refs_of, resolve, strip_text, transitive_extends
+from connector.emulator.resolve import class_of, library_lookup, resolve, strip_text, transitive_extends
 from connector.emulator.xdmlib import CLASS_ALT_IDS, CLASSES, EVENT_CLASS, global_by_alt_id
 from connector.emulator.xdmlib import DATATYPES as GLOBAL_DATATYPES
 from connector.emulator.xdmlib import FIELD_GROUPS as GLOBAL_FIELD_GROUPS
@@ -224,9 +224,11 @@ class SchemaRegistry:
                 "meta:registryMetadata": meta,
             }
         )
-        doc["meta:extends"] = transitive_extends(doc, library_lookup(self.registry.tenant_resources()))
-        if not refs_of(doc):
-            doc.pop("meta:extends")
+        extends = transitive_extends(doc, library_lookup(self.registry.tenant_resources()))
+        if extends:
+            doc["meta:extends"] = extends
+        else:
+            doc.pop("meta:extends", None)
         self.registry.put(kind, doc["$id"], doc)
 
     def _bump_dependents(self, changed: str, caller: dict[str, Any]) -> None:

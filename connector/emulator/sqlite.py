@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from connector.emulator.store import CountStore, Ingest, MemoryStore
+from connector.emulator.store import CountStore, Ingest, MemoryStore, ObjectRow
+from connector.numbers import json_bytes
+from connector.serde.json import loads_exact
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
@@ -35,15 +37,20 @@ class SqliteJournal:
 
     def put_object(self, kind: str, key: str, value: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (kind, key, orjson.dumps(value)))
+            self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (kind, key, json_bytes(value)))
 
     def delete_object(self, kind: str, key: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE kind = ? AND key = ?", (kind, key))
 
-    def append(self, accepted: list[Ingest], failed: list[dict[str, Any]]) -> None:
+    def append(
+        self,
+        accepted: list[Ingest],
+        failed: list[dict[str, Any]],
+        objects: Sequence[ObjectRow] = (),
+    ) -> None:
         rows = [
-            (i.dataset_id, i.event_id, i.kind, i.received_ms, orjson.dumps(i.identities), orjson.dumps(i.record))
+            (i.dataset_id, i.event_id, i.kind, i.received_ms, orjson.dumps(i.identities), json_bytes(i.record))
             for i in accepted
         ]
         with self._lock:
@@ -54,7 +61,11 @@ class SqliteJournal:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                self._db.executemany("INSERT INTO failed (record) VALUES (?)", [(orjson.dumps(f),) for f in failed])
+                self._db.executemany("INSERT INTO failed (record) VALUES (?)", [(json_bytes(f),) for f in failed])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO objects VALUES (?, ?, ?)",
+                    [(k, key, json_bytes(v)) for k, key, v in objects],
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -72,17 +83,18 @@ class SqliteJournal:
             ).fetchall()
         for ds, ev, kind, received, idents, record in rows:
             identities = tuple((str(a), str(b), bool(c)) for a, b, c in orjson.loads(idents))
-            yield Ingest(ds, ev, orjson.loads(record), identities, kind, received)
+            yield Ingest(ds, ev, loads_exact(record), identities, kind, received)
 
     def load_failed(self) -> Iterable[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT record FROM failed ORDER BY seq").fetchall()
-        return [orjson.loads(r[0]) for r in rows]
+        return [loads_exact(r[0]) for r in rows]
 
     def clear(self, objects: bool) -> None:
         with self._lock:
             self._db.execute("DELETE FROM accepted")
             self._db.execute("DELETE FROM failed")
+            self._db.execute("DELETE FROM objects WHERE kind = 'batches'")
             if objects:
                 self._db.execute("DELETE FROM objects")
 

@@ -18,6 +18,8 @@ from connector.emulator.profile import Identity, ProfileStore
 from connector.emulator.stats import NO_DATASET, Stats
 
 Tallies = dict[str | None, list[int]]
+ObjectRow = tuple[str, str, dict[str, Any]]
+"""(kind, key, document) of a registry object."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,12 @@ class Journal(Protocol):
 
     def delete_object(self, kind: str, key: str) -> None: ...
 
-    def append(self, accepted: list[Ingest], failed: list[dict[str, Any]]) -> None: ...
+    def append(
+        self,
+        accepted: list[Ingest],
+        failed: list[dict[str, Any]],
+        objects: Sequence[tuple[str, str, dict[str, Any]]] = (),
+    ) -> None: ...
 
     def load_objects(self) -> Iterable[tuple[str, str, dict[str, Any]]]: ...
 
@@ -121,19 +128,19 @@ class MemoryStore:
         """
         with self._lock:
             tallies = self._ingest(accepted)
-            self._batch(accepted, invalid, org, received_ms, tallies)
+            batches = self._batch(accepted, invalid, org, received_ms, tallies)
             for rec in failed:
                 tallies.setdefault(rec.get("datasetId"), [0, 0, 0, 0])[1] += 1
             self._failed.extend(failed)
             self._failed.extend(invalid)
             if self._journal is not None and (accepted or failed or invalid):
-                self._journal.append(accepted, [*failed, *invalid])
+                self._journal.append(accepted, [*failed, *invalid], [(BATCHES, b["id"], b) for b in batches])
         self.stats_counters.messages(inlet_id, tallies)
 
     def _batch(
         self, accepted: list[Ingest], invalid: Sequence[dict[str, Any]], org: str, now_ms: int, tallies: Tallies
-    ) -> None:
-        """Count accepted and invalid records into their datasets' open streaming batches."""
+    ) -> list[dict[str, Any]]:
+        """Count accepted and invalid records into their datasets' open streaming batches; the batches changed."""
         counts: dict[str, list[int]] = {}
         for item in accepted:
             if item.dataset_id is not None:
@@ -145,15 +152,18 @@ class MemoryStore:
             if isinstance(ds, str):
                 counts.setdefault(ds, [0, 0])[1] += 1
         now_ms = now_ms or int(time.time() * 1000)
+        changed = []
         for ds, (ok, bad) in counts.items():
             open_id = self.batch_log.open_id(ds)
             current = self.get(BATCHES, open_id) if open_id else None
             batch = self.batch_log.assign(current, ds, now_ms, self.batch_window_ms, org)
             batch = add_counts(batch, ok + bad, bad, now_ms)
-            self.put(BATCHES, batch["id"], batch)
+            self._objects.setdefault(BATCHES, {})[batch["id"]] = batch  # journalled with the request's records
+            changed.append(batch)
             for rec in invalid:
                 if rec.get("datasetId") == ds:
                     rec["batchId"] = batch["id"]
+        return changed
 
     def _ingest(self, accepted: list[Ingest]) -> Tallies:
         tallies: Tallies = {}

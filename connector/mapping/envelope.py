@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from connector.numbers import json_bytes, json_default
+
+
+def encode(envelope: dict[str, Any], *, indent: bool = False) -> bytes:
+    """The one place an envelope becomes bytes: JSON, with every Decimal's exact digits as a number."""
+    if indent:
+        return json_bytes(envelope, indent=True)
+    return orjson.dumps(envelope, default=json_default)  # the hot path: orjson.dumps, the hook only for Decimals
+
 
 def content_type(schema_version: str) -> str:
     return f"application/vnd.adobe.xed-full+json;version={schema_version}"
@@ -63,4 +74,5 @@ class EdgeEvent:
     __slots__ = ()
 
     def wrap(self, entity: dict[str, Any], origin: str | None = None) -> dict[str, Any]:
+        """`origin` is not sent: an Edge event has no DCS header (failed batches are a DCS matter)."""
         return {"xdm": entity}

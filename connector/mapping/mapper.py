@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from connector.mapping.compiler import UNSET, Ctx, ExpressionCompiler, Fn, const
 from connector.mapping.envelope import EdgeEvent, Envelope
 from connector.mapping.functions import CompileEnv, FunctionError
 from connector.mapping.spec import Each, IdentitySpec, Leaf, MappingSpec, Obj
-from connector.mapping.timestamps import BadTimestamp, normalise, rfc3339
+from connector.mapping.timestamps import BadTimestamp, FutureTimestamp, future_guard, normalise
 from connector.mapping.values import clean, to_text
 from connector.records import Route, SourceRecord
 
@@ -215,9 +214,7 @@ def _id_leaf(fn: Fn | None, expr: str | None, is_event: bool) -> Fn:
     return id_leaf
 
 
-def _timestamp_leaf(fn: Fn, expr: str, policy: str, clock: Callable[[], float]) -> Fn:
-    reject = policy == "reject"
-
+def _timestamp_leaf(fn: Fn, expr: str, guard: Callable[[str, float], str]) -> Fn:
     def ts_leaf(c: Ctx) -> Any:
         try:
             v = fn(c)
@@ -231,22 +228,12 @@ def _timestamp_leaf(fn: Fn, expr: str, policy: str, clock: Callable[[], float]) 
                 reason="missing-timestamp",
             )
         try:
-            text, epoch = normalise(v)
+            return guard(*normalise(v))
         except BadTimestamp as exc:
+            reason = "future-timestamp" if isinstance(exc, FutureTimestamp) else "bad-timestamp"
             raise MappingError(
-                f"timestamp: {exc} (expression: {expr})", target="timestamp", expression=expr, reason="bad-timestamp"
+                f"timestamp: {exc} (expression: {expr})", target="timestamp", expression=expr, reason=reason
             ) from exc
-        now = clock()
-        if epoch > now:
-            if reject:
-                raise MappingError(
-                    f"timestamp: {text} is in the future (expression: {expr})",
-                    target="timestamp",
-                    expression=expr,
-                    reason="future-timestamp",
-                )
-            text = rfc3339(datetime.fromtimestamp(now, UTC))
-        return text
 
     return ts_leaf
 
@@ -378,7 +365,8 @@ def compile_mapping(
         else:
             ts_fn = exprs.compile(ts_node.expr, ts_node.where, scope)
             if ts_fn is not None:
-                special["timestamp"] = _timestamp_leaf(ts_fn, ts_node.expr, spec.future_timestamps, env.clock)
+                guard = future_guard(spec.future_timestamps, spec.future_tolerance_s, env.clock)
+                special["timestamp"] = _timestamp_leaf(ts_fn, ts_node.expr, guard)
     entity = tree.obj(spec.fields, scope, special)
     identities: list[_Identity] = []
     for ident in spec.identities:

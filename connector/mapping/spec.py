@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connector.aep.headers import header_value_problem, url_problem
 from connector.config import MappingSource
 from connector.mapping.functions import lookup_table
+from connector.mapping.timestamps import FUTURE_TOLERANCE_S, MAX_FUTURE_TOLERANCE_S
 from connector.mapping.values import clean
 from connector.xdm.ref import SchemaRef, parse_schema_keys
 
@@ -33,7 +35,8 @@ KNOWN_KEYS = frozenset(
     {
         "name", "description", "topics", "format", "avro_schema", "key_format", "xdm_class", "schema_id",
         "schema_version", "dataset_id", "tenant", "source_name", "flow_id", "inlet_url", "ims_org", "event_id",
-        "future_timestamps", "schema", "validate", "identities", "allow_no_identity", "fields", "lookups",
+        "future_timestamps", "future_tolerance_s", "schema", "validate", "identities", "allow_no_identity", "fields",
+        "lookups",
         "destination", "datastream_id", "datastream_overrides",
     }
 )  # fmt: skip
@@ -94,6 +97,7 @@ class MappingSpec:
     ims_org: str | None
     event_id: str | None
     future_timestamps: str
+    future_tolerance_s: float
     schema: SchemaRef | None  # what entities are validated against before sending (connector.xdm)
     validate: str  # strict | warn | off
     identities: tuple[IdentitySpec, ...]
@@ -134,6 +138,20 @@ class _Reader:
             self.problems.append(f"{key}: must not be empty")
             return default
         return v
+
+    def header_value(self, key: str) -> str | None:
+        """An override of an `aep` value that is sent as an HTTP header."""
+        v = self.text(key)
+        if v is not None and (problem := header_value_problem(v)) is not None:
+            self.problems.append(f"{key}: {problem}")
+        return v
+
+    def seconds(self, key: str, default: float, maximum: float) -> float:
+        v = self.raw.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= maximum:
+            self.problems.append(f"{key}: expected a number of seconds from 0 to {maximum:g}, got {v!r}")
+            return default
+        return float(v)
 
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
         v = self.text(key, default)
@@ -184,6 +202,9 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
     if tenant is not None:
         tenant = tenant.removeprefix("_")
     inlet_url = r.text("inlet_url")
+    if inlet_url is not None and (problem := url_problem(inlet_url)) is not None:
+        problems.append(f"inlet_url: {problem}")
+        inlet_url = None
     if inlet_url is not None and (not inlet_url.startswith(("http://", "https://")) or "/collection/" not in inlet_url):
         problems.append(f"inlet_url: must look like https://dcs.adobedc.net/collection/<inletId>, got {inlet_url!r}")
     event_id = r.text("event_id")
@@ -210,11 +231,12 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
         dataset_id=dataset_id,
         tenant=tenant,
         source_name=r.text("source_name"),
-        flow_id=r.text("flow_id"),
+        flow_id=r.header_value("flow_id"),
         inlet_url=inlet_url,
-        ims_org=r.text("ims_org"),
+        ims_org=r.header_value("ims_org"),
         event_id=event_id,
         future_timestamps=r.choice("future_timestamps", "reject", FUTURE_POLICIES),
+        future_tolerance_s=r.seconds("future_tolerance_s", FUTURE_TOLERANCE_S, MAX_FUTURE_TOLERANCE_S),
         schema=schema,
         validate=validate,
         identities=identities,

@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from confluent_kafka import Consumer, KafkaError, Producer
 from confluent_kafka import TopicPartition as KafkaTP
 
@@ -40,6 +39,7 @@ from connector.kafka.dead_letter import (
     error_headers,
 )
 from connector.kafka.settings import dead_letter_producer_config
+from connector.numbers import json_bytes
 from connector.ops.clients import connection_config
 from connector.ops.dlq import header_values
 from connector.ops.failures import FailedRecord
@@ -176,7 +176,7 @@ def dead_letter(
             headers += error_headers(original, error, mapping, time.time())
             report.original += 1
         elif rec.message is not None:
-            value, key = orjson.dumps(rec.message), None
+            value, key = json_bytes(rec.message), None
             headers = list(_message_headers(rec, error, mapping))
             report.message += 1
         else:

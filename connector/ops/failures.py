@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from connector.config import Settings
+from connector.numbers import json_bytes
 from connector.ops.platform import NotFound, PlatformClient
+from connector.serde.json import loads_exact
 
 CATALOG_BATCHES = "/data/foundation/catalog/batches"
 EXPORT = "/data/foundation/export/batches"
@@ -76,7 +76,7 @@ class FailedRecord:
         for err in self.errors:
             keyword = f"{err['keyword']}:" if err.get("keyword") else ""
             head = " ".join(str(x) for x in (err.get("pointerToViolation"), keyword) if x)
-            text = err.get("message") or orjson.dumps(err).decode()
+            text = err.get("message") or json_bytes(err).decode()
             parts.append(f"{head} {text}".strip())
         return "; ".join(parts) or "failed streaming validation (no error detail in the file)"
 
@@ -166,25 +166,21 @@ def list_batches(client: PlatformClient, dataset_id: str, since_ms: int | None) 
             return
 
 
-def _metrics(batch: dict[str, Any]) -> dict[str, Any]:
+def _metric(batch: dict[str, Any], metric: str, top_level: str) -> int | None:
+    """A count from `metrics` (error-diagnostics guide), else from the batch itself (catalog.yaml)."""
     metrics = batch.get("metrics")
-    return metrics if isinstance(metrics, dict) else {}
+    for value in ((metrics if isinstance(metrics, dict) else {}).get(metric), batch.get(top_level)):
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def failed_count(batch: dict[str, Any]) -> int | None:
-    metrics = _metrics(batch)
-    for value in (metrics.get("failedRecordCount"), batch.get("failedRecordCount")):
-        if isinstance(value, int):
-            return value
-    return None
+    return _metric(batch, "failedRecordCount", "failedRecordCount")
 
 
 def _count(batch: dict[str, Any]) -> int | None:
-    metrics = _metrics(batch)
-    for value in (metrics.get("inputRecordCount"), batch.get("recordCount")):
-        if isinstance(value, int):
-            return value
-    return None
+    return _metric(batch, "inputRecordCount", "recordCount")
 
 
 def parse_failed_file(content: bytes) -> list[Any]:
@@ -193,8 +189,8 @@ def parse_failed_file(content: bytes) -> list[Any]:
     if not text:
         return []
     try:
-        whole = orjson.loads(text)
-    except orjson.JSONDecodeError:
+        whole = loads_exact(text)
+    except ValueError:  # orjson.JSONDecodeError is a ValueError
         whole = None
     if isinstance(whole, list):
         return whole
@@ -204,8 +200,8 @@ def parse_failed_file(content: bytes) -> list[Any]:
     for raw in text.splitlines():
         if raw.strip():
             try:
-                out.append(orjson.loads(raw))
-            except orjson.JSONDecodeError:
+                out.append(loads_exact(raw))
+            except ValueError:
                 out.append(raw.decode("utf-8", "replace"))
     return out
 

@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterator
 from typing import IO, Any
 
-import orjson
+from connector.numbers import json_bytes
+from connector.serde.json import loads_exact
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -19,12 +20,12 @@ def read_values(stream: IO[str]) -> Iterator[tuple[int, bytes, Any, str | None]]
     text = stream.read()
     if text.lstrip().startswith("["):
         try:
-            values = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
+            values = loads_exact(text.encode())
+        except (ValueError, RecursionError) as exc:
             yield 0, text.encode(), None, f"input is not a valid JSON array: {exc}"
             return
         for i, value in enumerate(values):
-            yield i, orjson.dumps(value), value, None
+            yield i, json_bytes(value), value, None
         return
     index = 0
     for line in text.splitlines():
@@ -32,8 +33,8 @@ def read_values(stream: IO[str]) -> Iterator[tuple[int, bytes, Any, str | None]]
             continue
         raw = line.encode()
         try:
-            yield index, raw, orjson.loads(raw), None
-        except orjson.JSONDecodeError as exc:
+            yield index, raw, loads_exact(raw), None
+        except (ValueError, RecursionError) as exc:
             yield index, raw, None, f"invalid JSON: {exc}"
         index += 1
 

@@ -186,3 +186,20 @@ def test_sqlite_store_keeps_batches_and_failed_records_across_restarts(tmp_path:
         assert again["failedRecordCount"] == 1 and len(files) == 2
     finally:
         server.stop()
+
+
+def test_reset_clears_batches_and_failed_records(tmp_path: Any) -> None:
+    """POST /emulator/reset empties Catalog batches too, also after a sqlite restart."""
+    server = EmulatorServer(store="sqlite", data_dir=tmp_path, options=EmulatorOptions(batch_window_s=0.3)).start()
+    try:
+        session = platform_session(server)
+        p = provision(server, session)
+        requests.post(p.inlet_url, json=_bronze(p, "r@example.com"), timeout=5).raise_for_status()
+        requests.post(f"{server.url}/emulator/reset", timeout=5).raise_for_status()
+        assert session.get(f"{server.url}{CATALOG}", timeout=5).json() == {}
+        server.stop()
+        server.start()
+        assert platform_session(server).get(f"{server.url}{CATALOG}", timeout=5).json() == {}
+        assert requests.get(f"{server.url}/emulator/failed", timeout=5).json() == []
+    finally:
+        server.stop()

@@ -39,6 +39,7 @@ from connector.kafka.dead_letter import (
 )
 from connector.ops.dlq import REPLAY_HEADER
 from connector.testing.kafka_broker import create_topic, end_offsets
+from tests.integration.emulator.tutorial import typed_event_mapping
 from tests.integration.pipeline.harness import fully_committed, read_topic, wait_until, worker_thread, write_config
 
 pytestmark = pytest.mark.integration
@@ -46,18 +47,7 @@ BAD = (7, 33, 58)
 
 
 def _config(tmp_path: Path, server: EmulatorServer, p: Provisioned, *, bootstrap: str, name: str, topic: str) -> Path:
-    mapping = {
-        "name": "loyalty-typed", "topics": [topic], "format": "json", "xdm_class": "experienceevent",
-        "schema_id": p.event_schema, "dataset_id": p.event_dataset, "tenant": p.tenant, "source_name": "e2e",
-        "identities": [{"namespace": "Email", "value": "value.email", "primary": True}],
-        "fields": {
-            "timestamp": "value.ts",
-            "eventType": "'loyaltyBalanceUpdate'",
-            f"_{p.tenant}.loyaltyID": "value.email",
-            f"_{p.tenant}.pointsEarned": "value.points",
-            f"_{p.tenant}.transactionID": "concat(topic, '/', to_string(partition), '/', to_string(offset))",
-        },
-    }  # fmt: skip
+    mapping = typed_event_mapping(p, topic)
     aep = {
         "ims_org": DEFAULT_ORG,
         "platform_url": server.url,
@@ -198,7 +188,7 @@ def test_without_a_readable_origin_the_xdm_message_is_dead_lettered_and_replay_p
             assert orjson.loads(msg.value())["body"]["xdmEntity"][f"_{p.tenant}"]["pointsEarned"] == "many"
         capsys.readouterr()
         assert cli(["dlq", "replay", "-c", str(config)]) == 0
-        assert "(no origin topic: 2)" in capsys.readouterr().out
+        assert "skipped 2 (no origin topic: 2" in capsys.readouterr().out
     finally:
         server.stop()
 

@@ -90,3 +90,5 @@ def test_xdm_types_and_notext() -> None:
     assert xdm_type({"type": "string", "format": "date-time"}) == "date-time"
     assert xdm_type({"type": "object", "additionalProperties": {"type": "string"}}) == "map"
     assert strip_text({"title": "a", "p": [{"title": "b", "x": 1}]}, ("title",)) == {"p": [{"x": 1}]}
+    field_named_title = {"properties": {"title": {"type": "string", "title": "Title"}}}
+    assert strip_text(field_named_title, ("title",)) == {"properties": {"title": {"type": "string"}}}

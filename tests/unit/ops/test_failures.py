@@ -18,6 +18,7 @@ from connector.config import (
     ObservabilitySettings,
     Settings,
 )
+from connector.numbers import json_bytes
 from connector.ops.failures import (
     FailedRecord,
     FailuresReport,
@@ -118,3 +119,12 @@ def test_datasets_and_mappings_come_from_the_config() -> None:
     assert mapping_of(rec("ev", "events/0/1")) == "events-json"
     assert mapping_of(rec("ev", None)) is None, "two mappings write to ev: without an origin it is unknown"
     assert mapping_of(rec("pr", None)) == "profiles"
+
+
+def test_long_numbers_in_failed_files_stay_exact() -> None:
+    """A number with more digits than a double holds is read exactly, so a dead-lettered XDM message keeps it."""
+    (item,) = parse_failed_file(b'{"body": {"xdmEntity": {"amount": 12345678901234567.89}}, "_validationErrors": []}')
+    assert (
+        json_bytes(record_of("b", "ds", "f", 0, item).message)
+        == b'{"body":{"xdmEntity":{"amount":12345678901234567.89}}}'
+    )
