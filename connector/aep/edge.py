@@ -46,6 +46,7 @@ from connector.aep.ratelimit import TokenBucket
 from connector.aep.responses import retry_after
 from connector.config import AepSettings
 from connector.errors import DeliveryAbandoned, FatalError, RejectedError, RetriableError, RetryAfterError
+from connector.observability.delivery_log import DeliveryEvents
 from connector.observability.metrics import EDGE_ERRORS, EDGE_REQUEST_SECONDS, EDGE_RETRIES
 from connector.records import Accepted, Outcome, Route
 
@@ -101,6 +102,7 @@ class EdgeSink(HttpSink):
     """Implements connector.interfaces.Sink for Edge routes over one pooled Session; safe from many threads."""
 
     def configure(self, aep: AepSettings) -> None:
+        self.events = DeliveryEvents(prefix="edge")  # retries, throttling, 401s and splits, rate-limited
         self.edge = aep.edge
         self.api_key = aep.api_key or aep.auth.client_id or None
         rate = aep.edge.request_units_per_s
@@ -301,7 +303,7 @@ class _EdgeDelivery:
         else:
             mid = len(chunk.indices) // 2
             parts = [chunk.indices[:mid], chunk.indices[mid:]]
-        log.debug("edge_split", status=status, code=problem.code, events=len(chunk.indices), named=named)
+        self.sink.events.split(self.route, status, len(chunk.indices))
         return [Chunk(part, chunk.failures, auth_retried=chunk.auth_retried) for part in parts if part]
 
     def reauth(self, chunk: Chunk, token: str | None, reply: _Reply, problem: Problem) -> list[Chunk]:
@@ -315,6 +317,7 @@ class _EdgeDelivery:
         tokens.invalidate(token)
         if not chunk.auth_retried:
             EDGE_RETRIES.labels(cause="401").inc()
+            self.sink.events.token_rejected(self.route)
             return [Chunk(chunk.indices, chunk.failures, auth_retried=True)]
         if not self.auth_failed_logged:
             log.error(
@@ -349,5 +352,5 @@ class _EdgeDelivery:
             )  # fmt: skip
             self.exhausted_logged = True
         delay = self.sink.backoff.delay(failures, wait, exhausted=exhausted)
-        log.debug("edge_retry", cause=cause, status=status, attempt=failures, delay_ms=round(delay * 1000))
+        self.sink.events.retry(self.route, cause, status, failures, delay_s=delay, retry_after_s=wait, detail=detail)
         return [Chunk(chunk.indices, failures, delay, chunk.auth_retried)]

@@ -101,3 +101,25 @@ def test_401_logs_the_token_refresh() -> None:
     h.adapter.queue(BATCH, Reply(401, {"status": "401", "title": "Authorization"}), ok_207(1))
     h.deliver(1, authenticated=True)
     assert ("info", "dcs_token_rejected") in [(lvl, e) for lvl, e, _ in h.log.lines]
+
+
+def test_edge_throttling_is_logged_per_datastream_like_dcs() -> None:
+    """An Edge Network 429 storm is a few edge_throttled lines keyed by datastream, not silence at debug."""
+    from connector.aep.edge import EdgeSink
+    from connector.records import Route
+
+    clock = FakeClock()
+    adapter = FakeAdapter(clock)
+    sink = EdgeSink(aep_settings(), delivery_settings(attempts_before_exhausted=1000), session=session_with(adapter),
+                    clock=clock)  # fmt: skip
+    log = RecordingLogger()
+    sink.events = DeliveryEvents(EventAggregator(log, clock=clock.monotonic, background=False), prefix="edge")
+    throttled = Reply(429, {"title": "Too Many Requests"}, {"Retry-After": "3"})
+    adapter.queue("ee/v2/collect", *[throttled] * 40, Reply(202, {"requestId": "r"}))
+    edge = Route("http://edge.test/ee/v2/collect", destination="edge", datastream_id="ds-1")
+    out = sink.deliver(edge, [orjson.dumps({"xdm": {"_id": "a"}})], threading.Event())
+    assert all(isinstance(o, Accepted) for o in out)
+    lines = [f for _, e, f in log.lines if e == "edge_throttled"]
+    assert 1 <= len(lines) <= 2 + sum(clock.sleeps) / 30
+    assert lines[0]["datastream"] == "ds-1" and lines[0]["retry_after_s"] == 3.0
+    assert 1 + sum(f.get("repeated", 0) for f in lines[1:]) <= 40
