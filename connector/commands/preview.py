@@ -22,11 +22,12 @@ import sys
 from typing import IO, Any
 
 from connector.commands._common import EXIT_UNREACHABLE, add_config_arg
-from connector.config import DCS_MAX_REQUEST_BYTES, Settings, load_settings
-from connector.errors import ConfigError, FatalError, MappingError, RecordError, RetriableError
+from connector.config import Settings, load_settings
+from connector.errors import ConfigError, FatalError, RecordError, RetriableError
 from connector.mapping import CompiledMapping, compile_mappings
 from connector.mapping.envelope import encode as encode_envelope
 from connector.ops.records_input import read_values
+from connector.quoting import quote, shorten
 from connector.records import SourceRecord
 from connector.xdm.validator import XdmValidator
 
@@ -52,26 +53,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def show(mapping: Any, label: str, record: SourceRecord, value: Any, validator: XdmValidator | None = None) -> bool:
-    """Print the envelope (stdout) or why the record would be dead-lettered (stderr); True when it maps."""
-    from connector.aep.wire import batch_size
-    from connector.serde.keys import WithKey
+    """Print the envelope (stdout) or why `run` would dead-letter the record (stderr); True when it maps.
+
+    The record goes through `map_record`, the worker's own map-and-encode step (mapping errors,
+    the 1 MB too-large rule), so preview passes exactly what run sends; the XDM schema check
+    (with `schema:`, the validator the worker uses) comes on top. Quoted values in messages are shortened.
+    """
+    from connector.worker import map_record
 
     try:
-        if isinstance(value, WithKey):
-            envelope = mapping.map(record, value.value, key=value.key)
-        else:
-            envelope = mapping.map(record, value)
-    except MappingError as exc:
-        print(f"{label}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
+        envelope, _ = map_record(mapping, record, value)
+    except RecordError as exc:
+        print(f"{label}: ERROR {exc.reason}: {shorten(exc.message, 1000)}", file=sys.stderr)
         return False
-    payload = encode_envelope(envelope)
     print(encode_envelope(envelope, indent=True).decode())
-    edge = "xdm" in envelope  # an Edge Network event {"xdm": ...}; the Edge sink applies its own size limit
-    if not edge and batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
-        print(f"{label}: ERROR too-large: envelope is {len(payload)} bytes; DCS accepts at most "
-              f"{DCS_MAX_REQUEST_BYTES} bytes per request", file=sys.stderr)  # fmt: skip
-        return False
-    entity = envelope["xdm"] if edge else envelope["body"]["xdmEntity"]
+    entity = envelope["xdm"] if "xdm" in envelope else envelope["body"]["xdmEntity"]
     violations = validator.violations(entity) if validator and not validator.is_valid(entity) else []
     for v in violations:
         print(f"{label}: ERROR xdm-invalid: {v}", file=sys.stderr)
@@ -157,10 +153,10 @@ def _from_topic(args: argparse.Namespace, settings: Settings, compiled: list[Any
         try:
             value = decoders[mapping.name](record)
         except RecordError as exc:
-            print(f"{label}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
+            print(f"{label}: ERROR {exc.reason}: {shorten(exc.message, 1000)}", file=sys.stderr)
             failed += 1
             continue
-        print(f"# {label} key={record.key!r}", file=sys.stderr)
+        print(f"# {label} key={quote(record.key)}", file=sys.stderr)
         if show(mapping, label, record, value, validator):
             ok += 1
         else:

@@ -11,17 +11,14 @@ worker until every record is final, then brings back what AEP accepted and faile
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import fastavro
 import orjson
 from confluent_kafka import Consumer, Producer
 
@@ -34,10 +31,12 @@ from connector.ops.failed_dead_letters import REASON as ASYNC_REASON
 from connector.ops.failed_dead_letters import DeadLetterReport, dead_letter
 from connector.ops.failures import FailuresReport, collect, configured_datasets, mapping_finder
 from connector.ops.platform import PlatformClient
+from connector.ops.samples import avro_twin
+from connector.serde.avro_write import AvroEncoder
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SAMPLES = PACKAGE / "samples"
-CONFIG = PACKAGE.parent / "config" / "demo.yaml"
+CONFIG = Path(__file__).resolve().parent / "demo.yaml"
 DLQ = "aep-connector-dlq"
 EDGE_TOPIC = "loyalty-events-edge"
 _AEP_PREFIX = re.compile(r"^inletId: \[[^]]*\] imsOrgId: \[[^]]*\] ")
@@ -57,23 +56,8 @@ def _json(name: str) -> list[dict[str, Any]]:
 
 
 def _avro_events() -> list[bytes]:
-    schema = fastavro.parse_schema(orjson.loads((SAMPLES / "loyalty-event.avsc").read_bytes()))
-    out = []
-    for e in _json("loyalty-events.json"):
-        buf = io.BytesIO()
-        loyalty = e["_exchangeinternal"]
-        record = {
-            "event_id": int(e["_id"]) + 1,  # distinct ids: these are new events, not replays of the JSON ones
-            "event_type": e["eventType"],
-            "event_time": datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")),
-            "loyalty_id": loyalty["loyaltyID"],
-            "points_earned": loyalty["pointsEarned"],
-            "total_points": loyalty["totalPoints"],
-            "loyalty_level": loyalty["loyaltyLevel"],
-        }
-        fastavro.schemaless_writer(buf, schema, record)
-        out.append(buf.getvalue())
-    return out
+    encode = AvroEncoder((SAMPLES / "loyalty-event.avsc").read_text(encoding="utf-8"))
+    return [encode(avro_twin(e)) for e in _json("loyalty-events.json")]
 
 
 def _edge_events() -> list[Produced]:
@@ -152,6 +136,7 @@ def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned, datastream: s
         "DEMO_PROFILE_DATASET": p.profile_dataset,
         "DEMO_EVENT_SCHEMA": p.event_schema,
         "DEMO_EVENT_DATASET": p.event_dataset,
+        "DEMO_AVRO_SCHEMA": str(SAMPLES / "loyalty-event.avsc"),
     }
 
 
