@@ -29,7 +29,7 @@ from connector.config import KafkaSettings, Settings
 from connector.ops.clients import connection_config
 from connector.ops.failures import FailedRecord, FailuresReport, Origin, topics_match
 
-DEFAULT_LIMIT = 5_000_000  # offsets hashed per run: about 5 s
+DEFAULT_LIMIT = 5_000_000  # offsets hashed per run: a few seconds
 SLICE = 50_000
 SLACK_MS = 600_000
 TIMEOUT_S = 10.0
