@@ -303,7 +303,8 @@ class CompiledMapping:
     def map(self, record: SourceRecord, value: Any, key: Any = UNSET) -> dict[str, Any]:
         """The DCS envelope (or Edge event) for one decoded record; raises only MappingError."""
         try:
-            return self.envelope.wrap(self.entity(record, value, key))
+            origin = f"{record.topic}/{record.partition}/{record.offset}"
+            return self.envelope.wrap(self.entity(record, value, key), origin)
         except MappingError:
             raise
         except Exception as exc:  # a bug or an exotic input: still only a MappingError escapes

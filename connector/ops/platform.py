@@ -76,15 +76,46 @@ class PlatformClient:
             "Accept": "application/json",
         }
 
-    def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        return self._call("GET", path, params=params)
+    def get(self, path: str, params: Mapping[str, str] | None = None, accept: str | None = None) -> Any:
+        """`accept` replaces `application/json` (the Schema Registry wants e.g. xed-full)."""
+        return self._call("GET", path, params=params, accept=accept)
 
     def post(self, path: str, body: Any) -> Any:
         return self._call("POST", path, body=body)
 
-    def _call(self, method: str, path: str, params: Mapping[str, str] | None = None, body: Any = None) -> Any:
+    def download(self, path: str, params: Mapping[str, str] | None = None) -> bytes:
+        """The raw body of a GET (a Data Access file), with the same status handling as `get`."""
+        return self._request("GET", path, params=params).content
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        accept: str | None = None,
+    ) -> Any:
+        response = self._request(method, path, params, body, accept)
+        if not response.content:
+            return None
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            status = response.status_code
+            raise RetriableError(f"{method} {response.url}: HTTP {status} with a body that is not JSON") from None
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        accept: str | None = None,
+    ) -> requests.Response:
         url = path if path.startswith(("http://", "https://")) else f"{self.base}{path}"
         headers = self.headers()
+        if accept:
+            headers["Accept"] = accept
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -104,9 +135,4 @@ class PlatformClient:
             raise RetriableError(f"{method} {url}: HTTP {status} {_describe(response)}")
         if status >= 300:
             raise FatalError(f"{method} {url}: HTTP {status} {_describe(response)}")
-        if not response.content:
-            return None
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise RetriableError(f"{method} {url}: HTTP {status} with a body that is not JSON") from None
+        return response
