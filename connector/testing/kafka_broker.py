@@ -228,6 +228,10 @@ def _server_properties(ports: BrokerPorts, data_dir: Path) -> str:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # KIP-848 groups: the broker times sessions out (45 s by default); tests that kill a worker
+        # shorten it per group (consumer.session.timeout.ms), which these minimums allow
+        "group.consumer.min.session.timeout.ms": "6000",
+        "group.consumer.min.heartbeat.interval.ms": "500",
         # after a SIGKILL the restarted broker waits out its old session before it may register
         "broker.session.timeout.ms": "3000",
         "broker.heartbeat.interval.ms": "500",

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource  # type: ignore[attr-defined]
 
 from connector.emulator import EmulatorServer
 from connector.testing.kafka_broker import committed_offsets, create_topic
@@ -23,8 +24,24 @@ SOAK = os.environ.get("AEP_SOAK") == "1"
 soak_only = pytest.mark.skipif(not SOAK, reason="soak variant: set AEP_SOAK=1")
 INLET = "9b0cb233972f3b0092992284c7353f5eead496218e8441a79b25e9421ea127f5"
 
-# A killed member is evicted after its session times out; 6 s is the broker's minimum.
+# A killed member is evicted after its session times out; 6 s is the classic protocol's minimum.
+# Under KIP-848 (the default kafka.group_protocol) the broker decides it: see fast_group().
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+
+
+def fast_group(bootstrap: str, group: str) -> None:
+    """Evict a killed member of `group` after 6 s under the KIP-848 protocol, as FAST_GROUP does for classic.
+
+    The session timeout and heartbeat interval are the broker's (per group: KIP-848 group configs);
+    the test broker's minimums allow these values (connector.testing.kafka_broker).
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    entries = [
+        ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+        for key, value in (("consumer.session.timeout.ms", "6000"), ("consumer.heartbeat.interval.ms", "500"))
+    ]
+    resource = ConfigResource(ConfigResource.Type.GROUP, group, incremental_configs=entries)
+    admin.incremental_alter_configs([resource])[resource].result(30)
 
 
 def make_topics(bootstrap: str, name: str, partitions: int, config: dict[str, str] | None = None) -> tuple[str, str]:
@@ -41,13 +58,17 @@ def write_worker_config(
     consumer: dict[str, Any] | None = None,
     producer: dict[str, Any] | None = None,
     schema_registry: dict[str, Any] | None = None,
+    group_protocol: str | None = None,
     **kwargs: Any,
 ) -> Path:
-    """`harness.write_config` plus librdkafka passthrough (kafka.consumer/producer) and schema_registry."""
+    """`harness.write_config` plus librdkafka passthrough (kafka.consumer/producer), kafka.group_protocol
+    and schema_registry."""
     write_config(path, **kwargs)
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     if consumer:
         config["kafka"]["consumer"] = consumer
+    if group_protocol:
+        config["kafka"]["group_protocol"] = group_protocol
     if producer:
         config["kafka"]["producer"] = producer
     if schema_registry:
