@@ -131,6 +131,13 @@ class KafkaSource:
                 if self._fall_back_to_classic(err):
                     return out
                 raise FatalError(f"Kafka consumer fatal error: {err.str()}")
+            elif err.code() == KafkaError.INCONSISTENT_GROUP_PROTOCOL:
+                # librdkafka retries the join; the group's other members use an assignor this one lacks
+                log.warning(
+                    "kafka_consumer_error", code=err.name(), error=err.str(), retriable=True,
+                    hint="members of the group use another partition assignment strategy (an eager one from an "
+                    "older version?); this worker joins once they leave (docs/rebalancing.md, upgrading)",
+                )  # fmt: skip
             else:
                 log.warning("kafka_consumer_error", code=err.name(), error=err.str(), retriable=err.retriable())
         return out
