@@ -30,7 +30,7 @@ from typing import Self
 
 import structlog
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource  # type: ignore[attr-defined]
 from confluent_kafka.admin._listoffsets import OffsetSpec  # confluent_kafka.admin re-exports it untyped
 from confluent_kafka.cimpl import NewTopic
 
@@ -454,6 +454,13 @@ def java_executable() -> str:
 
 def _admin(bootstrap: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def set_group_config(bootstrap: str, group: str, config: dict[str, str], timeout_s: float = 30.0) -> None:
+    """Set KIP-848 group configs (``consumer.session.timeout.ms``, ``consumer.heartbeat.interval.ms``)."""
+    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in config.items()]
+    resource = ConfigResource(ConfigResource.Type.GROUP, group, incremental_configs=entries)
+    _admin(bootstrap).incremental_alter_configs([resource])[resource].result(timeout_s)
 
 
 def create_topic(

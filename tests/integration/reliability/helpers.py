@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 import yaml
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource  # type: ignore[attr-defined]
 
 from connector.emulator import EmulatorServer
-from connector.testing.kafka_broker import committed_offsets, create_topic
+from connector.testing.kafka_broker import committed_offsets, create_topic, set_group_config
 from tests.integration.pipeline.harness import Audit, Coord, fully_committed, write_config
 
 SOAK = os.environ.get("AEP_SOAK") == "1"
@@ -35,13 +34,7 @@ def fast_group(bootstrap: str, group: str) -> None:
     The session timeout and heartbeat interval are the broker's (per group: KIP-848 group configs);
     the test broker's minimums allow these values (connector.testing.kafka_broker).
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    entries = [
-        ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
-        for key, value in (("consumer.session.timeout.ms", "6000"), ("consumer.heartbeat.interval.ms", "500"))
-    ]
-    resource = ConfigResource(ConfigResource.Type.GROUP, group, incremental_configs=entries)
-    admin.incremental_alter_configs([resource])[resource].result(30)
+    set_group_config(bootstrap, group, {"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "500"})
 
 
 def make_topics(bootstrap: str, name: str, partitions: int, config: dict[str, str] | None = None) -> tuple[str, str]:
