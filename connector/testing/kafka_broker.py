@@ -460,7 +460,8 @@ def set_group_config(bootstrap: str, group: str, config: dict[str, str], timeout
     """Set KIP-848 group configs (``consumer.session.timeout.ms``, ``consumer.heartbeat.interval.ms``)."""
     entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in config.items()]
     resource = ConfigResource(ConfigResource.Type.GROUP, group, incremental_configs=entries)
-    _admin(bootstrap).incremental_alter_configs([resource])[resource].result(timeout_s)
+    admin = _admin(bootstrap)  # kept referenced until the answer is in: a collected client fails the future
+    admin.incremental_alter_configs([resource])[resource].result(timeout_s)
 
 
 def create_topic(
