@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-image lint unit integration bench emulator fetch-kafka fetch-helm chromium podman clean
+.PHONY: demo test test-image lint unit integration bench bench-rebalance emulator fetch-kafka fetch-helm chromium podman clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ podman:
 	bash scripts/ensure-podman.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check connector tests
+	$(BIN)/ruff check connector tests scripts
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -53,6 +53,10 @@ test-image: $(STAMP) fetch-kafka podman
 
 bench: $(STAMP) fetch-kafka
 	$(BIN)/python -m connector.bench
+
+# Eager vs incremental rebalancing while a group scales 2 -> 4 -> 2 workers (docs/rebalancing.md).
+bench-rebalance: $(STAMP) fetch-kafka
+	$(BIN)/python scripts/rebalance_bench.py $(BENCH_ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/aep-connector emulator
