@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-image lint unit integration bench bench-rebalance emulator fetch-kafka fetch-helm chromium podman clean
+.PHONY: demo test test-image soak lint unit integration bench bench-rebalance emulator fetch-kafka fetch-helm chromium podman clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ unit: $(STAMP)
 # skipped). The container image has its own target (make test-image), which CI also runs.
 test: $(STAMP) fetch-kafka fetch-helm chromium lint
 	$(BIN)/python -m pytest tests -m "not image" $(PYTEST_ARGS)
+
+# The long soak variants of the reliability tests (fault mixes, kill -9, rebalances under load).
+soak: $(STAMP) fetch-kafka
+	AEP_SOAK=1 $(BIN)/python -m pytest tests/integration/reliability -m slow $(PYTEST_ARGS)
 
 # The Dockerfile built with podman + runc (a Debian stand-in for the base image, cached) and run
 # as its non-root user: check, demo, run against the real broker and the emulator, HEALTHCHECK.

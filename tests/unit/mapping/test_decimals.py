@@ -150,6 +150,7 @@ def test_an_integer_past_64_bits_is_written_digit_for_digit() -> None:
     from connector.numbers import json_bytes
 
     to_int = REGISTRY["to_int"].impl
+    assert to_int is not None
     big = to_int(1.8446744073709552e19)
     assert big == 2**64
     assert encode({"body": {"n": big, "m": [-(2**70)], "ok": 1}}) == (
