@@ -27,7 +27,7 @@ chromium:
 	bash scripts/ensure-chromium.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check connector tests
+	$(BIN)/ruff check connector tests bench
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -38,7 +38,7 @@ test: $(STAMP) fetch-kafka chromium lint
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
 bench: $(STAMP) fetch-kafka
-	$(BIN)/python -m connector.bench
+	$(BIN)/python -m bench
 
 emulator: $(STAMP)
 	$(BIN)/aep-connector emulator

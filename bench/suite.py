@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import structlog
 
-from connector.bench import emulator_bench, stages, workload
-from connector.bench.e2e import (
+from bench import emulator_bench, stages, workload
+from bench.e2e import (
     BenchError,
     CeilingResult,
     Child,
@@ -25,7 +25,7 @@ from connector.bench.e2e import (
     offered_load_latency,
     run_workers,
 )
-from connector.bench.emulator_bench import EmulatorFigure
+from bench.emulator_bench import EmulatorFigure
 from connector.testing.kafka_broker import KafkaBroker, create_topic
 
 log = structlog.get_logger(__name__)
@@ -214,7 +214,7 @@ class Suite:
                           "bench-profile")
 
         def spawn(config: Path, log_path: Path) -> Child:
-            return Child(["-m", "connector.bench.child", "profile", "-c", str(config), "--out", str(prof)], log_path)
+            return Child(["-m", "bench.child", "profile", "-c", str(config), "--out", str(prof)], log_path)
 
         def go() -> RunResult:
             return run_workers(

@@ -1,9 +1,9 @@
 """The benchmark's helper processes (each its own process so its CPU can be told apart).
 
-    python -m connector.bench.child consume --bootstrap B --topic T --group G --expect N [--consumer JSON]
-    python -m connector.bench.child offer --bootstrap B --topic T --rate 5000 --seconds 20
-    python -m connector.bench.child profile -c CONFIG --out FILE.prof
-    python -m connector.bench.child emulator --store memory --port N
+    python -m bench.child consume --bootstrap B --topic T --group G --expect N [--consumer JSON]
+    python -m bench.child offer --bootstrap B --topic T --rate 5000 --seconds 20
+    python -m bench.child profile -c CONFIG --out FILE.prof
+    python -m bench.child emulator --store memory --port N
 
 `consume` is the consume-only ceiling: the worker's consumer settings and `consume(num_messages=1000)`,
 nothing done with the records. `offer` produces at a fixed rate. `profile` runs the worker exactly
@@ -27,7 +27,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from connector.bench.workload import json_event
+from bench.workload import json_event
 from connector.config import KafkaSettings
 from connector.kafka.settings import consumer_config
 
@@ -144,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["emulator"]:
         return emulator(args_list[1:])
-    parser = argparse.ArgumentParser(prog="python -m connector.bench.child")
+    parser = argparse.ArgumentParser(prog="python -m bench.child")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("consume")
     c.add_argument("--bootstrap", required=True)

@@ -1,7 +1,7 @@
 """Avro decode + map throughput on one core, for the loyalty event schema.
 
-    python -m connector.bench.avro_bench                  # 100,000 records, best of 3 runs
-    python -m connector.bench.avro_bench --records 20000 --profile
+    python -m bench.avro_bench                  # 100,000 records, best of 3 runs
+    python -m bench.avro_bench --records 20000 --profile
 
 Records are Confluent-framed (magic byte, schema id, Avro body) and decoded by AvroDeserializer
 through the real RegistryClient (its schema fetched once from an in-process stand-in registry),
@@ -33,7 +33,7 @@ from connector.records import SourceRecord
 from connector.serde.avro import AvroDeserializer
 from connector.serde.registry import RegistryClient
 
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[1] / "connector"
 SCHEMA_PATH = PACKAGE / "samples" / "loyalty-event-v2.avsc"
 SAMPLES_PATH = PACKAGE / "samples" / "loyalty-events.json"
 MAPPING_PATH = PACKAGE.parent / "config" / "mappings" / "loyalty-events-avro.yaml"
@@ -157,7 +157,7 @@ def rates(n: int, runs: int) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connector.bench.avro_bench")
+    parser = argparse.ArgumentParser(prog="python -m bench.avro_bench")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of decode + map")

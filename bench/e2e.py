@@ -20,11 +20,12 @@ from typing import Any
 
 import requests
 
-from connector.bench.procstat import CpuWindow, cpu_seconds, machine_busy_since, machine_jiffies, peak_rss_mb
+from bench.procstat import CpuWindow, cpu_seconds, machine_busy_since, machine_jiffies, peak_rss_mb
 from connector.testing.kafka_broker import committed_offsets, end_offsets
 from connector.testing.ports import free_port
 
 POLL_S = 0.1
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: children import `bench` from here
 
 
 class BenchError(RuntimeError):
@@ -44,7 +45,8 @@ class Child:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+                cwd=ROOT,
             )
 
     @property
@@ -93,7 +95,7 @@ class Emulator:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # memory mode keeps every record: run it with the cyclic GC off (see child.emulator)
-        command = ["-m", "connector.bench.child"] if store == "memory" else ["-m", "connector"]
+        command = ["-m", "bench.child"] if store == "memory" else ["-m", "connector"]
         self.child = Child([*command, "emulator", "--store", store, "--port", str(self.port)],
                            workdir / f"emulator-{store}.log")
         self.session = requests.Session()
@@ -291,7 +293,7 @@ def consume_ceiling(
     """A plain confluent-kafka consumer with the worker's settings, reading `topic` and doing nothing."""
     child = Child(
         [
-            "-m", "connector.bench.child", "consume", "--bootstrap", bootstrap, "--topic", topic,
+            "-m", "bench.child", "consume", "--bootstrap", bootstrap, "--topic", topic,
             "--group", f"ceiling-{time.monotonic_ns()}", "--expect", str(records),
             "--consumer", json.dumps(consumer), "--timeout", str(timeout_s),
         ],
@@ -360,7 +362,7 @@ def offered_load_latency(
         cpu = CpuWindow.start({"worker": worker.pid, "emulator": emulator.pid})
         producer = Child(
             [
-                "-m", "connector.bench.child", "offer", "--bootstrap", bootstrap, "--topic", topic,
+                "-m", "bench.child", "offer", "--bootstrap", bootstrap, "--topic", topic,
                 "--rate", str(rate), "--seconds", str(seconds),
             ],
             workdir / "latency-producer.log",

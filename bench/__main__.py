@@ -1,8 +1,8 @@
 """`make bench`: the connector against its limits on this machine, written to docs/benchmarks.md.
 
-    python -m connector.bench                    # full run (~15 min): 200k records, 1M backlog
-    python -m connector.bench --quick            # ~3 min: smaller runs, no backlog
-    python -m connector.bench --records N --backlog N --no-write
+    python -m bench                    # full run (~15 min): 200k records, 1M backlog
+    python -m bench --quick            # ~3 min: smaller runs, no backlog
+    python -m bench --records N --backlog N --no-write
 
 Starts a real Kafka broker and the emulator (count mode) in their own processes, runs the worker
 as `aep-connector run` in a subprocess and prints throughput, latency, memory, CPU per process,
@@ -21,19 +21,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connector.bench import report
-from connector.bench.e2e import BenchError
-from connector.bench.procstat import load_average, machine
-from connector.bench.suite import Options, Results, Suite, services
+from bench import report
+from bench.e2e import BenchError
+from bench.procstat import load_average, machine
+from bench.suite import Options, Results, Suite, services
 from connector.observability.logging import configure_logging
 from connector.testing.kafka_broker import HarnessError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m connector.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=None, help="records per throughput run (default 200000)")
     parser.add_argument("--backlog", type=int, default=None,
                         help="records in the RSS backlog run (default 1000000; 0 skips)")
@@ -99,7 +99,7 @@ def markdown(r: Results, command: str, started: datetime, wall_s: float) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`python -m connector.bench`); every figure below comes from the run "
+        "Written by `make bench` (`python -m bench`); every figure below comes from the run "
         "described here. The benchmark never asserts: it prints each figure next to its target.",
         "",
         "## The run",
@@ -126,7 +126,7 @@ def markdown(r: Results, command: str, started: datetime, wall_s: float) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     configure_logging("console", "warning")
-    command = "python -m connector.bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
+    command = "python -m bench " + shlex.join(list(argv if argv is not None else sys.argv[1:]))
     started = datetime.now(UTC)
     load_before = load_average()
     t0 = time.monotonic()

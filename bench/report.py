@@ -6,8 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connector.bench.e2e import RunResult
-from connector.bench.suite import BATCHING, CONSUMER, LATENCY_LINGER_MS, Results
+from bench.e2e import RunResult
+from bench.suite import BATCHING, CONSUMER, LATENCY_LINGER_MS, Results
 
 THROUGHPUT_TARGET = 50_000
 CEILING_RATIO_TARGET = 0.6
@@ -181,7 +181,7 @@ def stage_tables(r: Results) -> list[str]:
         )
     if r.emulator_stores:
         out.append(
-            "the emulator alone (`python -m connector.bench.emulator_bench`: its own process, 500-message "
+            "the emulator alone (`python -m bench.emulator_bench`: its own process, 500-message "
             "batches of ~600-byte envelopes, two keep-alive clients)\n\n"
             + table(["store", "messages/s", "requests/s"],
                     [[f.store, f"{f.messages_per_s:,.0f}", f"{f.requests_per_s:,.1f}"] for f in r.emulator_stores])
@@ -233,7 +233,7 @@ def settings_text() -> str:
 
 def where_the_time_goes(r: Results) -> str:
     intro = (
-        f"The worker run under cProfile (`python -m connector.bench.child profile`, every Python thread "
+        f"The worker run under cProfile (`python -m bench.child profile`, every Python thread "
         f"profiled) over {r.profile_records:,} records ({r.profile_seconds:.1f} s wall, slowed by the "
         "profiler). *loop thread* is the poll -> decode -> map -> batch -> commit loop; *all threads* adds "
         "the DCS request threads. Times are wall-clock seconds (a CPU-time timer made the profiled worker "
@@ -252,7 +252,7 @@ How each figure is measured:
   commit interval). **Steady rate**: records accepted by the emulator between 10 % and 90 % of the run,
   from its `GET /emulator/stats` polled 10 times a second; the targets are checked against it.
   **start+join**: spawn until the worker logged `partitions_assigned`.
-- **Consume-only ceiling**: `python -m connector.bench.child consume`, a plain confluent-kafka consumer
+- **Consume-only ceiling**: `python -m bench.child consume`, a plain confluent-kafka consumer
   with the worker's `consumer_config()` calling `consume(num_messages=1000)` and dropping the records,
   first to last record, over the same topic with a fresh group.
 - **CPU**: utime + stime from `/proc/<pid>/stat` of the worker, the broker JVM and the emulator process
@@ -260,7 +260,7 @@ How each figure is measured:
 - **Latency**: the emulator in `memory` mode (a second process) keeps every record with its
   `receivedTimeMs`; the mapping writes the Kafka record timestamp (CreateTime, set by the producer) to
   `_exchangeinternal.kafkaTs`; latency = receivedTimeMs - kafkaTs, for every record offered by
-  `python -m connector.bench.child offer` (lz4, linger.ms 5) to a worker that was already caught up.
+  `python -m bench.child offer` (lz4, linger.ms 5) to a worker that was already caught up.
   That emulator runs with Python's cyclic GC off (`child emulator`): with 100k records kept, its GC
   pauses otherwise stall the stand-in AEP for hundreds of ms, which is no part of the connector.
 - **Backlog RSS**: the backlog is produced (lz4) before the worker starts, so the consumer can pre-fetch
@@ -273,7 +273,7 @@ FINDINGS = """\
 one GIL), the broker JVM and the emulator (also Python, one GIL). The CPU table gives each one's
 microseconds per record; their sum bounds the whole pipeline at `2 cores / sum` records/s
 (*CPU-bound ceiling* line above) before any idle time. The worker's own share splits into the loop
-thread (consume, decode, map, serialise, lanes, offsets: `python -m connector.bench.loop_bench`
+thread (consume, decode, map, serialise, lanes, offsets: `python -m bench.loop_bench`
 measures it without Kafka or HTTP) and the DCS threads (HTTP client, 207 parsing, and the kernel's
 loopback copy of ~1.2 KB per record). The emulator spends about as much per record as the worker's
 whole delivery side, so on this machine it takes roughly a third of the CPU that the pipeline uses.
