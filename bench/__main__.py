@@ -5,8 +5,10 @@
     python -m bench --records N --backlog N --no-write
 
 Starts a real Kafka broker and the emulator (count mode) in their own processes, runs the worker
-as `aep-connector run` in a subprocess and prints throughput, latency, memory, CPU per process,
-the consume-only ceiling, two-worker scaling, the per-stage benchmarks and a profile of the worker.
+as `aep-connector run` in a subprocess and prints, each next to its target: the connector against a
+hand-written confluent-kafka loop and quix-streams in interleaved rounds on the same topic and sink,
+`run --processes 2`, the consume-only ceilings (librdkafka defaults and the connector's settings),
+latency, memory, CPU per process, the per-stage benchmarks and a profile of the worker.
 It never asserts: it exits 0 when it ran to completion (targets met or not), 2 when it could not run.
 """
 
@@ -21,10 +23,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import report
+from bench import comparison, findings, report
 from bench.e2e import BenchError
 from bench.procstat import load_average, machine
 from bench.suite import Options, Results, Suite, services
+from bench.tables import table
 from connector.observability.logging import configure_logging
 from connector.testing.kafka_broker import HarnessError
 
@@ -41,8 +44,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-rate", type=float, default=5_000.0, help="offered records/s (default 5000)")
     parser.add_argument("--latency-seconds", type=float, default=None, help="offered-load duration (default 20)")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["avro", "scaling", "latency", "backlog", "profile", "stages"],
+                        choices=["avro", "latency", "backlog", "profile", "stages"],
                         help="leave a phase out (repeatable)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds of the connector-vs-peers comparison (default 3; --quick 1)")
+    parser.add_argument("--quix-python", default=None,
+                        help="python of a virtualenv with quix-streams (make bench builds .venv-quix)")
     parser.add_argument("--output", type=Path, default=DOC,
                         help="where to write the report (default docs/benchmarks.md)")
     parser.add_argument("--no-write", action="store_true", help="print only")
@@ -64,6 +71,8 @@ def options(args: argparse.Namespace, workdir: Path) -> Options:
         delivery_in_flight=[1, 4] if quick else [1, 2, 4, 8],
         delivery_batches=[100, 500] if quick else [100, 250, 500, 1000],
         workdir=workdir,
+        rounds=args.rounds or (1 if quick else 3),
+        quix_python=args.quix_python,
     )
 
 
@@ -71,7 +80,7 @@ def run(o: Options, skip: set[str]) -> Results:
     with services(o.workdir) as (broker, emulator):
         suite = Suite(o, broker, emulator)
         suite.run_json()
-        steps = [("avro", suite.run_avro), ("scaling", suite.run_scaling), ("latency", suite.run_latency),
+        steps = [("avro", suite.run_avro), ("latency", suite.run_latency),
                  ("backlog", suite.run_backlog), ("profile", suite.run_profile), ("stages", suite.run_stages)]
         for name, step in steps:
             if name not in skip:
@@ -83,7 +92,10 @@ def sections(r: Results) -> list[tuple[str, str]]:
     """(title, body) of every section, for the console and the markdown file alike."""
     out = [
         ("Targets", report.verdict_table(r)),
-        ("Throughput (records/s)", report.throughput_table(r) + "\n\n" + report.scaling_line(r)),
+        ("The connector and its peers, same run", comparison.contenders_table(r) + "\n\n"
+         + comparison.scaling_line(r)),
+        ("Consume-only ceilings", comparison.ceiling_table(r)),
+        ("Throughput (records/s)", report.throughput_table(r)),
         ("CPU per process during each run", report.cpu_table(r)),
         (f"Latency, Kafka append -> DCS receipt, at {r.options.latency_rate:,.0f} records/s offered",
          report.latency_table(r)),
@@ -104,7 +116,7 @@ def markdown(r: Results, command: str, started: datetime, wall_s: float) -> str:
         "",
         "## The run",
         "",
-        report.table(["", ""], [[k, v] for k, v in machine().items()] + [
+        table(["", ""], [[k, v] for k, v in machine().items()] + [
             ["command", f"`{command}`"],
             ["date", started.strftime("%Y-%m-%d %H:%M UTC")],
             ["bench wall time", f"{wall_s / 60:.1f} min"],
@@ -112,14 +124,14 @@ def markdown(r: Results, command: str, started: datetime, wall_s: float) -> str:
             ["worker settings", report.settings_text()],
         ]),
         "",
-        report.METHOD,
+        findings.METHOD,
         "",
     ]
     for title, body in sections(r):
         lines += [f"## {title}", "", body, ""]
     if r.notes:
         lines += ["## Notes", ""] + [f"- {n}" for n in r.notes] + [""]
-    lines += [report.FINDINGS, ""]
+    lines += [findings.FINDINGS, ""]
     return "\n".join(lines)
 
 
