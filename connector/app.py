@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from connector.config import Settings
-from connector.errors import ConfigError
+from connector.errors import ConfigError, FatalError
 from connector.interfaces import Clock, DeadLetters, RecordSource, Sink
-from connector.routing import Pipeline, Router
+from connector.records import DCS, EDGE, Outcome, Route
+from connector.routing import Pipeline, Router, routing_problems
 from connector.worker import Worker, WorkerOptions
 
 
@@ -29,10 +31,11 @@ def compile_plan(settings: Settings) -> Plan:
 
     compiled, problems = compile_mappings(settings.mappings, settings.aep)
     deserializers, serde_problems = build_deserializers(compiled, settings)
-    problems = problems + serde_problems
+    problems = problems + serde_problems + routing_problems(settings, compiled)
     if problems:
         raise ConfigError(problems)
-    router = Router([(mp.topics, Pipeline(deserializers[mp.name], mp)) for mp in compiled])
+    pipelines = [(mp.topics, Pipeline(deserializers[mp.name], mp)) for mp in compiled]
+    router = Router(pipelines, dead_letter_topic=settings.dead_letter.topic)
     return Plan(settings, router, compiled)
 
 
@@ -57,7 +60,7 @@ def build_worker(
     return Worker(
         source=source or KafkaSource(s.kafka),
         router=plan.router,
-        sink=sink or build_sink(s),
+        sink=sink or build_sink(s, {mp.route.destination for mp in plan.mappings}),
         dead_letters=dead_letters or KafkaDeadLetters(s.kafka, s.dead_letter.topic),
         batching=s.batching,
         clock=clock or SystemClock(),
@@ -65,19 +68,43 @@ def build_worker(
     )
 
 
-def build_sink(settings: Settings) -> Sink:
-    """The DCS sink; with auth enabled, fetches a token first so wrong credentials fail at start."""
+class DestinationSink:
+    """Implements Sink by handing each route's batch to the sink of its destination (DCS or Edge)."""
+
+    def __init__(self, sinks: Mapping[str, Sink]) -> None:
+        self._sinks = dict(sinks)
+
+    def deliver(self, route: Route, messages: Sequence[bytes], cancel: threading.Event) -> list[Outcome]:
+        sink = self._sinks.get(route.destination)
+        if sink is None:
+            raise FatalError(f"no sink for destination {route.destination!r} (route {route.inlet_url})")
+        return sink.deliver(route, messages, cancel)
+
+
+def build_sink(settings: Settings, destinations: Collection[str] = (DCS,)) -> Sink:
+    """The sink of each destination in use (DCS, Edge or both behind a DestinationSink).
+
+    With auth enabled, fetches a token first so wrong credentials fail at start.
+    """
     from connector.aep.dcs import DcsSink
+    from connector.aep.edge import EdgeSink
     from connector.aep.ims import TokenProvider
     from connector.aep.transport import make_session
 
     aep = settings.aep
-    session = make_session(aep.transport)  # one pool, proxy and CA setup for IMS and DCS alike
+    session = make_session(aep.transport)  # one pool, proxy and CA setup for IMS, DCS and Edge alike
     tokens = None
     if aep.auth.enabled:
         tokens = TokenProvider(aep.auth, session)
         tokens.check()
-    return DcsSink(aep, settings.delivery, session=session, tokens=tokens)
+    sinks: dict[str, Sink] = {}
+    if DCS in destinations:
+        sinks[DCS] = DcsSink(aep, settings.delivery, session=session, tokens=tokens)
+    if EDGE in destinations:
+        sinks[EDGE] = EdgeSink(aep, settings.delivery, session=session, tokens=tokens)
+    if set(sinks) == {DCS}:
+        return sinks[DCS]
+    return DestinationSink(sinks)
 
 
 class Services:
@@ -92,9 +119,18 @@ class Services:
 
 
 def start_services(plan: Plan, worker: Worker) -> Services:
-    port = plan.settings.observability.metrics_port
-    if port is None:
-        return Services()
-    from connector.observability.server import start_observability
+    """Metrics and health HTTP (with the lag refresher) when metrics_port is set; the progress line unless off."""
+    from connector.observability.progress import start_progress
 
-    return Services([start_observability(plan.settings, worker)])
+    obs = plan.settings.observability
+    closers: list[Any] = []
+    monitor = None
+    if obs.metrics_port is not None:
+        from connector.observability.server import start_observability
+
+        server = start_observability(plan.settings, worker)
+        closers.append(server)
+        monitor = server.lag
+    if obs.progress_interval_s > 0:
+        closers.append(start_progress(plan.settings, worker, monitor))
+    return Services(closers)

@@ -1,7 +1,13 @@
 """`aep-connector` entry point: one subcommand per module in `connector.commands`.
 
 Each command module defines NAME, HELP, `add_arguments(parser)` and `main(args) -> int`, and
-keeps heavy imports inside `main` so `--help` stays fast.
+keeps heavy imports inside `main` so `--help` stays fast. `-c FILE` is optional on every command:
+$AEP_CONNECTOR_CONFIG, else ./connector.yaml (commands._common.resolve_config).
+
+Exit codes: 0 success; 1 the command ran and found failures (records that did not map or
+produce, a lag read that failed); 2 invalid configuration or usage; 3 a fatal error (credentials
+refused, Kafka unreachable at start of `run`); 4 a service could not be reached (`check
+--connect`, `produce`, `preview --from-topic`); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from types import ModuleType
 
 import connector.commands as commands_pkg
 from connector import __version__
+from connector.commands._common import resolve_config
 from connector.errors import ConfigError, FatalError
 
 
@@ -46,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, table = build_parser()
     args = parser.parse_args(argv)
     try:
+        resolve_config(args)
         code: int = table[args.command].main(args)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)

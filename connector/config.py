@@ -2,7 +2,9 @@
 
 The YAML file has the sections kafka, aep, dead_letter, batching, delivery, mappings,
 observability. `${ENV_VAR}` (or `${ENV_VAR:-default}`) anywhere in a string value is replaced from
-the environment; `*_file` keys for secrets read the secret from a file.
+the environment, once; `*_file` keys (secrets and the values that become AEP headers) read the
+value from a file, dropping one trailing newline (`\n` or `\r\n`) and nothing else. Every value
+that becomes an HTTP header or URL is checked here, so a stray newline fails at start.
 Mapping bodies are validated and compiled by `connector.mapping`; this module only finds them.
 """
 
@@ -17,12 +19,15 @@ from typing import Any
 
 import yaml
 
+from connector.aep.headers import control_problem, header_name_problem, header_value_problem, url_problem
 from connector.errors import ConfigError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 DEFAULT_IMS_URL = "https://ims-na1.adobelogin.com/ims/token/v3"
 DEFAULT_SCOPES = ("openid", "AdobeID", "read_organizations", "additional_info.projectedProductContext", "session")
 DCS_MAX_REQUEST_BYTES = 1_000_000
+EDGE_MAX_REQUEST_BYTES = 64_000  # Adobe: "64 KB" (developer docs) or "64Kib" (Experience League); the lower reading
+EDGE_HOSTS = {True: "https://server.adobedc.net", False: "https://edge.adobedc.net"}  # authenticated -> host
 
 
 class Secret:
@@ -83,6 +88,20 @@ class TransportSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    """The Edge Network Server API (`/ee/v2/collect`), for mappings with `destination: edge`."""
+
+    url: str | None = None  # None: server.adobedc.net when authenticated, else edge.adobedc.net
+    authenticated: bool | None = None  # None: as aep.auth.enabled
+    location_hint: str | None = None  # e.g. or2, va6: /ee/{hint}/v2/collect
+    max_request_bytes: int = EDGE_MAX_REQUEST_BYTES
+    max_events: int | None = None  # Adobe documents no per-request event count
+    request_units_per_s: float | None = None  # Adobe's limit: 6,000 RU/s per org for collect
+    upstreams: int = 1  # services on the datastream (a request unit is 8 KB per upstream)
+    on_upstream_error: str = "retry"  # retry | accept: a 207 whose errors[] name a failed upstream
+
+
+@dataclass(frozen=True, slots=True)
 class AepSettings:
     """The default route; a mapping may override inlet and flow."""
 
@@ -97,6 +116,7 @@ class AepSettings:
     sync_validation: bool = False
     auth: AuthSettings = field(default_factory=AuthSettings)
     transport: TransportSettings = field(default_factory=TransportSettings)
+    edge: EdgeSettings = field(default_factory=EdgeSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +156,7 @@ class ObservabilitySettings:
     log_level: str = "info"
     lag_refresh_s: float = 5.0
     stuck_after_s: float = 120.0
+    progress_interval_s: float = 30.0  # the periodic progress log line; 0 turns it off
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,24 +285,74 @@ class _Section:
         self.seen.add(key)
         return _Section(self.raw.get(key), f"{self.where}.{key}", self.problems)
 
-    def secret(self, key: str) -> Secret | None:
-        """A secret given inline (usually ${ENV}) or as `<key>_file` naming a file to read."""
+    def inline_or_file(self, key: str) -> tuple[str | None, str]:
+        """(value, the key it came from): given inline (often ${ENV}) or as `<key>_file` naming a file."""
         inline = self.text(key)
         path = self.text(f"{key}_file")
         if inline and path:
             self.problems.append(f"{self.where}: give {key} or {key}_file, not both")
         if path:
             try:
-                return Secret(Path(path).read_text(encoding="utf-8").strip())
+                return read_value_file(Path(path)), f"{key}_file"
             except OSError as exc:
                 self.problems.append(f"{self.where}.{key}_file: cannot read {path}: {exc.strerror}")
-                return None
-        return Secret(inline) if inline else None
+                return None, key
+        return inline, key
+
+    def secret(self, key: str, *, header: bool = False) -> Secret | None:
+        """A secret (inline or `<key>_file`); one line of text, and a valid header value if `header`."""
+        value, source = self.inline_or_file(key)
+        if not value:
+            return None
+        problem = header_value_problem(value) if header else control_problem(value)
+        if problem is not None:
+            self.problems.append(f"{self.where}.{source}: {problem}")
+        return Secret(value)
+
+    def line(self, key: str) -> Any:
+        """Text that must be one line (no newline or other control character)."""
+        v = self.text(key)
+        if isinstance(v, str) and (problem := control_problem(v)) is not None:
+            self.problems.append(f"{self.where}.{key}: {problem}")
+        return v
+
+    def header_value(self, key: str) -> str | None:
+        """A value sent as an HTTP header (inline or `<key>_file`); empty means unset."""
+        value, source = self.inline_or_file(key)
+        if not value:
+            return None
+        problem = header_value_problem(value)
+        if problem is not None:
+            self.problems.append(f"{self.where}.{source}: {problem}")
+        return value
+
+    def url(self, key: str, default: str | None = None, *, http_only: bool = True) -> Any:
+        """A URL: one line, no whitespace; http(s) unless `http_only` is False (a proxy may be socks5://)."""
+        v = self.text(key, default)
+        if isinstance(v, str) and v:
+            problem = url_problem(v)
+            if problem is not None:
+                self.problems.append(f"{self.where}.{key}: {problem}")
+            elif http_only and not _url_ok(v):
+                self.problems.append(f"{self.where}.{key}: must be an http(s) URL, got {v!r}")
+        return v
 
     def finish(self) -> None:
         for key in self.raw:
             if key not in self.seen:
                 self.problems.append(f"{self.where}.{key}: unknown key")
+
+
+def read_value_file(path: Path) -> str:
+    """A value kept in a file (a Kubernetes Secret or ConfigMap key, a Docker secret).
+
+    Exactly one trailing line ending is dropped (what `echo`, editors and `kubectl create secret
+    --from-file` leave); anything else stays, so leftovers are reported, not silently changed.
+    """
+    text = path.read_text(encoding="utf-8")
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _topics(kafka: _Section) -> tuple[str, ...]:
@@ -326,8 +397,8 @@ def _url_ok(url: str) -> bool:
 
 def _auth(a: _Section) -> AuthSettings:
     enabled = a.flag("enabled", False)
-    token_url = a.text("token_url", DEFAULT_IMS_URL)
-    client_id = a.text("client_id", "")
+    token_url = a.url("token_url", DEFAULT_IMS_URL)
+    client_id = a.header_value("client_id")  # also the default x-api-key
     secret = a.secret("client_secret")
     scopes_raw = a._get("scopes", (list, str), list(DEFAULT_SCOPES), False)
     scopes = tuple(s.strip() for s in (scopes_raw.split(",") if isinstance(scopes_raw, str) else scopes_raw))
@@ -337,8 +408,6 @@ def _auth(a: _Section) -> AuthSettings:
             a.problems.append(f"{a.where}.client_id: is required when auth is enabled")
         if not secret:
             a.problems.append(f"{a.where}.client_secret: is required when auth is enabled (or client_secret_file)")
-    if token_url and not _url_ok(token_url):
-        a.problems.append(f"{a.where}.token_url: must be an http(s) URL, got {token_url!r}")
     a.finish()
     return AuthSettings(enabled, token_url, client_id or "", secret or Secret(""), scopes, margin)
 
@@ -348,7 +417,7 @@ def _transport(t: _Section) -> TransportSettings:
         connect_timeout_s=t.number("connect_timeout_s", 5.0, minimum=0.1),
         read_timeout_s=t.number("read_timeout_s", 30.0, minimum=0.1),
         ca_bundle=t.text("ca_bundle"),
-        proxy_url=t.text("proxy_url"),
+        proxy_url=t.url("proxy_url", http_only=False),
         proxy_username=t.text("proxy_username"),
         proxy_password=t.secret("proxy_password"),
         gzip=t.flag("gzip", False),
@@ -358,6 +427,28 @@ def _transport(t: _Section) -> TransportSettings:
         t.problems.append(f"{t.where}.verify: TLS verification cannot be turned off; set ca_bundle instead")
     t.seen.add("verify")
     t.finish()
+    return out
+
+
+_HINT = re.compile(r"^[a-z0-9]+$")
+
+
+def _edge(e: _Section) -> EdgeSettings:
+    out = EdgeSettings(
+        url=e.text("url"),
+        authenticated=e._get("authenticated", (bool,), None, False),
+        location_hint=e.text("location_hint"),
+        max_request_bytes=e.integer("max_request_bytes", EDGE_MAX_REQUEST_BYTES, minimum=1_000),
+        max_events=e.integer("max_events", None, minimum=1),
+        request_units_per_s=e.number("request_units_per_s", None, minimum=0.001),
+        upstreams=e.integer("upstreams", 1, minimum=1),
+        on_upstream_error=e.choice("on_upstream_error", "retry", ("retry", "accept")),
+    )
+    if out.url and not _url_ok(out.url):
+        e.problems.append(f"{e.where}.url: must be an http(s) URL such as https://server.adobedc.net, got {out.url!r}")
+    if out.location_hint is not None and not _HINT.match(out.location_hint):
+        e.problems.append(f"{e.where}.location_hint: must be a region such as or2 or va6, got {out.location_hint!r}")
+    e.finish()
     return out
 
 
@@ -371,33 +462,49 @@ def _aep(root: _Section) -> AepSettings:
     if not inlet_url and inlet_id:
         inlet_url = f"{dcs.rstrip('/')}/collection/{inlet_id}"
     if not inlet_url:
-        a.problems.append("aep.inlet_url: is required (or aep.inlet_id)")
-        inlet_url = ""
+        inlet_url = ""  # required unless every mapping delivers to the Edge Network: see parse_settings
+    elif (problem := url_problem(inlet_url)) is not None:
+        a.problems.append(f"aep.{'inlet_url' if inlet_id is None else 'inlet_id (with dcs_url)'}: {problem}")
     elif not _url_ok(inlet_url) or "/collection/" not in inlet_url:
         a.problems.append(
             f"aep.inlet_url: must look like https://dcs.adobedc.net/collection/<inletId>, got {inlet_url!r}"
         )
-    headers = a.mapping("headers")
-    for hk, hv in headers.items():
-        if not isinstance(hv, str):
-            a.problems.append(f"aep.headers.{hk}: must be a string")
     settings = AepSettings(
         inlet_url=inlet_url,
-        flow_id=a.text("flow_id"),
-        sandbox=a.text("sandbox"),
-        ims_org=a.text("ims_org"),
-        api_key=a.text("api_key"),
-        platform_url=a.text("platform_url", "https://platform.adobe.io"),
-        headers={str(k): str(v) for k, v in headers.items()},
+        flow_id=a.header_value("flow_id"),
+        sandbox=a.header_value("sandbox"),
+        ims_org=a.header_value("ims_org"),
+        api_key=a.header_value("api_key"),
+        platform_url=a.url("platform_url", "https://platform.adobe.io"),
+        headers=_extra_headers(a),
         mode=a.choice("mode", "batch", ("batch", "single")),
         sync_validation=a.flag("sync_validation", False),
         auth=_auth(a.section("auth")),
         transport=_transport(a.section("transport")),
+        edge=_edge(a.section("edge")),
     )
     if settings.sync_validation and settings.mode != "single":
         a.problems.append("aep.sync_validation: only works with mode: single (DCS refuses it on the batch endpoint)")
     a.finish()
     return settings
+
+
+def _extra_headers(a: _Section) -> dict[str, str]:
+    """`aep.headers`: every name a valid header name, every value one line of ASCII text."""
+    out: dict[str, str] = {}
+    for name, value in a.mapping("headers").items():
+        where = f"aep.headers.{name}"
+        if not isinstance(value, str):
+            a.problems.append(f"{where}: must be a string")
+            continue
+        problem = header_name_problem(str(name))
+        if problem is not None:
+            a.problems.append(f"{where}: {problem}")
+        problem = header_value_problem(value)
+        if problem is not None:
+            a.problems.append(f"{where}: {problem}")
+        out[str(name)] = value
+    return out
 
 
 def _batching(root: _Section) -> BatchingSettings:
@@ -438,6 +545,7 @@ def _observability(root: _Section) -> ObservabilitySettings:
         log_level=o.choice("log_level", "info", ("debug", "info", "warning", "error")),
         lag_refresh_s=o.number("lag_refresh_s", 5.0, minimum=0.1),
         stuck_after_s=o.number("stuck_after_s", 120.0, minimum=1.0),
+        progress_interval_s=o.number("progress_interval_s", 30.0, minimum=0.0),
     )
     o.finish()
     return out
@@ -446,15 +554,13 @@ def _observability(root: _Section) -> ObservabilitySettings:
 def _schema_registry(root: _Section) -> SchemaRegistrySettings:
     r = root.section("schema_registry")
     out = SchemaRegistrySettings(
-        url=r.text("url"),
-        basic_auth_user=r.text("basic_auth_user"),
+        url=r.url("url"),
+        basic_auth_user=r.line("basic_auth_user"),
         basic_auth_password=r.secret("basic_auth_password"),
-        bearer_token=r.secret("bearer_token"),
+        bearer_token=r.secret("bearer_token", header=True),
         ca_bundle=r.text("ca_bundle"),
         timeout_s=r.number("timeout_s", 10.0, minimum=0.1),
     )
-    if out.url and not _url_ok(out.url):
-        r.problems.append(f"schema_registry.url: must be an http(s) URL, got {out.url!r}")
     if out.basic_auth_password and out.bearer_token:
         r.problems.append("schema_registry: give basic auth or a bearer token, not both")
     r.finish()
@@ -484,8 +590,10 @@ def _mappings(root: _Section, base_dir: Path, environ: Mapping[str, str]) -> tup
             if not isinstance(loaded, dict):
                 root.problems.append(f"{where}.file: {path} must contain a mapping")
                 continue
+            # the config (overrides included) is interpolated once already: only the file's own text is
+            # interpolated here, so a ${...} inside an environment value is never expanded a second time
             overrides = {k: v for k, v in item.items() if k != "file"}
-            spec = interpolate({**loaded, **overrides}, environ, root.problems, str(path))
+            spec = {**interpolate(loaded, environ, root.problems, str(path)), **overrides}
             origin, mbase = str(path), path.parent
         else:
             spec, origin, mbase = item, f"{root.where}{where}", base_dir
@@ -497,6 +605,29 @@ def _mappings(root: _Section, base_dir: Path, environ: Mapping[str, str]) -> tup
     if not out and "mappings" in root.raw:
         root.problems.append("mappings: at least one mapping is required")
     return tuple(out)
+
+
+def dead_letter_problems(topic: str, subscribed: tuple[str, ...]) -> list[str]:
+    """The dead-letter topic must not be subscribed, by name or by a ^regex: the worker would loop."""
+    if not topic:
+        return []
+    if topic in subscribed:
+        return [f"dead_letter.topic: {topic!r} is one of kafka.topics (the worker would consume its own dead letters)"]
+    out = []
+    for pattern in subscribed:
+        if pattern.startswith("^") and _matches(pattern, topic):
+            out.append(
+                f"dead_letter.topic: {topic!r} matches the subscription {pattern!r} of kafka.topics (the worker "
+                "would consume its own dead letters): rename the dead-letter topic or narrow the pattern"
+            )
+    return out
+
+
+def _matches(pattern: str, topic: str) -> bool:
+    try:
+        return re.match(pattern, topic) is not None
+    except re.error:
+        return False  # reported by _topics
 
 
 def parse_settings(
@@ -521,12 +652,13 @@ def parse_settings(
         dl.integer("replication_factor", -1, minimum=-1),
     )
     dl.finish()
-    if dead_letter.topic and dead_letter.topic in kafka.topics:
-        problems.append("dead_letter.topic: must not be one of kafka.topics (records would loop)")
+    problems.extend(dead_letter_problems(dead_letter.topic, kafka.topics))
     batching = _batching(root)
     delivery = _delivery(root)
     observability = _observability(root)
     mappings = _mappings(root, base_dir, environ)
+    if not aep.inlet_url and (not mappings or any(m.spec.get("destination", "dcs") != "edge" for m in mappings)):
+        problems.append("aep.inlet_url: is required (or aep.inlet_id) unless every mapping has destination: edge")
     registry = _schema_registry(root)
     root.finish()
     problems = [p.lstrip(".") for p in problems]

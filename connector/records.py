@@ -43,11 +43,17 @@ class SourceRecord(NamedTuple):
         return self.offset + 1
 
 
+DCS = "dcs"
+EDGE = "edge"
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where a record is sent: one DCS inlet with its flow, sandbox and auth.
+    """Where a record is sent: one DCS inlet with its flow, sandbox and auth, or one Edge datastream.
 
-    Records of one route may share a batch request.
+    Records of one route may share a batch request. For `destination` "edge", `inlet_url` is the
+    Edge Network collect URL (host and location hint applied, no query) and `edge_meta` the JSON
+    of the request's `meta` object (datastream config overrides), or None.
     """
 
     inlet_url: str
@@ -56,6 +62,16 @@ class Route:
     ims_org: str | None = None
     authenticated: bool = False
     extra_headers: tuple[tuple[str, str], ...] = field(default=())
+    destination: str = DCS
+    datastream_id: str | None = None
+    edge_meta: str | None = None
+
+    @property
+    def metric_labels(self) -> tuple[str, str]:
+        """(destination, inlet) labels of the delivered-records metric: the inlet id, or the datastream id."""
+        if self.destination == EDGE:
+            return EDGE, self.datastream_id or ""
+        return DCS, self.inlet_url.rsplit("/", 1)[-1]
 
     @property
     def batch_url(self) -> str:
@@ -72,7 +88,7 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """DCS accepted the message (HTTP 200, or a success entry of a 207)."""
+    """AEP accepted the message (DCS: HTTP 200 or a success entry of a 207; Edge: a 2xx for the request)."""
 
     xaction_id: str | None = None
 

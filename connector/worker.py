@@ -25,7 +25,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 import structlog
 
 from connector.aep.wire import batch_size
@@ -41,6 +40,7 @@ from connector.errors import (
     RetryAfterError,
 )
 from connector.interfaces import Clock, DeadLetters, RecordSource, Sink
+from connector.mapping.envelope import encode as encode_envelope
 from connector.observability import metrics as m
 from connector.offsets import OffsetTracker
 from connector.records import Accepted, Outcome, Route, SourceRecord, TopicPartition
@@ -322,7 +322,7 @@ class Worker:
                 envelope = pipeline.mapper.map(record, value.value, key=value.key)
             else:
                 envelope = pipeline.mapper.map(record, value)
-            payload = orjson.dumps(envelope)
+            payload = encode_envelope(envelope)
         except RecordError:
             raise
         except Exception as exc:
@@ -460,9 +460,8 @@ class Worker:
                 self._dead_letter(rec, item.gen, outcome, item.mapping)
         total = sum(delivered.values())
         if total:
-            inlet = lane.route.inlet_url.rsplit("/", 1)[-1]
             for name, n in delivered.items():
-                m.RECORDS_DELIVERED.labels(name, inlet).inc(n)
+                m.RECORDS_DELIVERED.labels(name, *lane.route.metric_labels).inc(n)
             self.status.delivered += total
         self.status.last_delivery_ok = self._clock.monotonic()
 

@@ -27,7 +27,11 @@ import requests
 import structlog
 
 from connector import USER_AGENT
-from connector.aep.ims import TokenProvider
+from connector.aep.base import CONFIG_ERRORS as _CONFIG_ERRORS
+from connector.aep.base import NEVER_DEAD_LETTER as _NEVER_DEAD_LETTER
+from connector.aep.base import Chunk as _Chunk
+from connector.aep.base import HttpSink
+from connector.aep.base import NoAnswer as _Failure
 from connector.aep.ratelimit import InletLimits, TokenBucket
 from connector.aep.responses import (
     Action,
@@ -39,14 +43,10 @@ from connector.aep.responses import (
     retry_after,
     retry_cause,
 )
-from connector.aep.retry import Backoff
-from connector.aep.transport import make_session, timeouts, verify
 from connector.aep.wire import batch_body
-from connector.clock import SystemClock
-from connector.config import AepSettings, DeliverySettings
+from connector.config import AepSettings
 from connector.errors import DeliveryAbandoned, FatalError, RejectedError, RetriableError, RetryAfterError
-from connector.interfaces import Clock
-from connector.observability.logging import redact_text
+from connector.observability.delivery_log import DeliveryEvents
 from connector.observability.metrics import (
     BATCH_BYTES,
     BATCH_RECORDS,
@@ -59,27 +59,6 @@ from connector.records import Accepted, Outcome, Route
 log = structlog.get_logger(__name__)
 
 SYNC_VALIDATION_PER_MINUTE = 60.0
-_NEVER_DEAD_LETTER = frozenset({"401", "ims"})  # the records are fine; the credentials or IMS are not
-_CONFIG_ERRORS = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
-
-
-@dataclass(slots=True)
-class _Chunk:
-    """Message indices sent together, with the retry state they carry."""
-
-    indices: list[int]
-    failures: int = 0
-    delay: float = 0.0
-    auth_retried: bool = False
-
-
-class _Failure(Exception):
-    """A request that got no HTTP answer."""
-
-    def __init__(self, cause: str, detail: str) -> None:
-        super().__init__(detail)
-        self.cause = cause
-        self.detail = detail
 
 
 @dataclass(slots=True)
@@ -90,39 +69,17 @@ class _Answer:
     request_id: str | None = field(default=None)
 
 
-class DcsSink:
+class DcsSink(HttpSink):
     """Implements connector.interfaces.Sink over one pooled requests Session; safe to call from many threads."""
 
-    def __init__(
-        self,
-        aep: AepSettings,
-        delivery: DeliverySettings,
-        *,
-        session: requests.Session | None = None,
-        tokens: TokenProvider | None = None,
-        clock: Clock | None = None,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self.clock: Clock = clock or SystemClock()
-        self._real_time = isinstance(self.clock, SystemClock)
-        self._owns_session = session is None
-        self.session = session or make_session(aep.transport)
-        self._timeout = timeouts(aep.transport)
-        self._verify = verify(aep.transport)
-        if tokens is None and aep.auth.enabled:
-            tokens = TokenProvider(aep.auth, self.session, clock=clock, timeout=self._timeout, verify=self._verify)
-        self.tokens = tokens
-        self.backoff = backoff or Backoff.from_settings(delivery)
-        self.delivery = delivery
+    def configure(self, aep: AepSettings) -> None:
+        self.events = DeliveryEvents()  # retries, throttling, 401s and splits as rate-limited log events
         self.single = aep.mode == "single"
         self._sync_validation = self.single and aep.sync_validation
         self._gzip = aep.transport.gzip
-        self._requests = self._bucket(delivery.requests_per_s)
-        self._messages = self._bucket(delivery.messages_per_s)
+        self._requests = self._bucket(self.delivery.requests_per_s)
+        self._messages = self._bucket(self.delivery.messages_per_s)
         self._sync_limits = InletLimits(SYNC_VALIDATION_PER_MINUTE, self.clock) if self._sync_validation else None
-        self._secrets = [
-            s.reveal() for s in (aep.auth.client_secret, aep.transport.proxy_password) if s is not None and s.reveal()
-        ]
 
     def _bucket(self, rate: float | None) -> TokenBucket | None:
         return TokenBucket(rate, max(1.0, rate), self.clock) if rate else None
@@ -133,10 +90,6 @@ class DcsSink:
         if route.authenticated and self.tokens is None:
             raise FatalError(f"inlet {route.inlet_url} is authenticated but aep.auth is not enabled")
         return _Delivery(self, route, messages, cancel).run()
-
-    def close(self) -> None:
-        if self._owns_session:
-            self.session.close()
 
     def url(self, route: Route) -> str:
         if not self.single:
@@ -168,16 +121,6 @@ class DcsSink:
         if self._sync_limits is not None:
             waits.append(self._sync_limits.bucket(route.single_url).reserve(1))
         self.wait(max(waits), cancel)
-
-    def wait(self, seconds: float, cancel: threading.Event) -> None:
-        """Sleep unless cancelled; raise DeliveryAbandoned if `cancel` is set before or during the wait."""
-        if seconds > 0:
-            if self._real_time:
-                cancel.wait(seconds)
-            else:
-                self.clock.sleep(seconds)
-        if cancel.is_set():
-            raise DeliveryAbandoned("delivery cancelled")
 
     def post(self, url: str, body: bytes, headers: dict[str, str], count: int) -> _Answer:
         """One HTTP request; a transport failure raises _Failure, a wrong URL FatalError."""
@@ -227,11 +170,6 @@ class DcsSink:
         detail = f"{type(exc).__name__}: {self.scrub(str(exc))}"[:500]
         log.debug("dcs_request", url=url, status="error", cause=cause, records=count, ms=round(elapsed * 1000))
         return _Failure(cause, detail)
-
-    def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return redact_text(text)
 
 
 class _Delivery:
@@ -368,7 +306,7 @@ class _Delivery:
             self.outcomes[chunk.indices[0]] = RejectedError(reason, message, http_status=answer.status)
             return []
         mid = len(chunk.indices) // 2
-        log.debug("dcs_split", status=answer.status, records=len(chunk.indices))
+        self.sink.events.split(self.route, answer.status, len(chunk.indices))
         return [
             _Chunk(chunk.indices[:mid], chunk.failures, auth_retried=chunk.auth_retried),
             _Chunk(chunk.indices[mid:], chunk.failures, auth_retried=chunk.auth_retried),
@@ -383,6 +321,7 @@ class _Delivery:
         self.sink.tokens.invalidate(token)
         if not chunk.auth_retried:
             DCS_RETRIES.labels(cause="401").inc()
+            self.sink.events.token_rejected(self.route)
             return [_Chunk(chunk.indices, chunk.failures, auth_retried=True)]
         if not self.auth_failed_logged:
             log.error(
@@ -425,5 +364,5 @@ class _Delivery:
             )
             self.exhausted_logged = True
         delay = self.sink.backoff.delay(failures, wait, exhausted=exhausted)
-        log.debug("dcs_retry", cause=cause, status=status, attempt=failures, delay_ms=round(delay * 1000))
+        self.sink.events.retry(self.route, cause, status, failures, delay_s=delay, retry_after_s=wait, detail=detail)
         return [_Chunk(chunk.indices, failures, delay, chunk.auth_retried)]

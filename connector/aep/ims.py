@@ -13,6 +13,7 @@ from connector.clock import SystemClock
 from connector.config import AuthSettings
 from connector.errors import FatalError, RetriableError, RetryAfterError
 from connector.interfaces import Clock
+from connector.observability.events import EventAggregator
 from connector.observability.logging import redact_text, register_secret
 from connector.observability.metrics import TOKEN_REFRESHES
 
@@ -50,6 +51,7 @@ class TokenProvider:
         self._token: str | None = None
         self._refresh_at = 0.0
         self._expires_at = 0.0
+        self._events = EventAggregator()  # a storm of refreshes (401s) logs a few lines
 
     def token(self) -> str:
         now = self._clock.monotonic()
@@ -91,7 +93,7 @@ class TokenProvider:
             try:
                 return self._fetch()
             except RetriableError as exc:
-                log.warning("token_refresh_deferred", error=str(exc))
+                self._events.note("token_refresh_deferred", {"token_url": self._auth.token_url}, error=str(exc))
                 return token
         finally:
             self._fetch_lock.release()
@@ -125,7 +127,8 @@ class TokenProvider:
             self._refresh_at = started + max(expires_in - self._auth.refresh_margin_s, expires_in / 2.0)
         TOKEN_REFRESHES.labels(result="ok").inc()
         ms = round((self._clock.monotonic() - started) * 1000)
-        log.info("token_refreshed", expires_in_s=expires_in, ms=ms)
+        self._events.note("token_refreshed", {"token_url": self._auth.token_url}, level="info", expires_in_s=expires_in,
+                          ms=ms)  # fmt: skip
         return token
 
     def _read(self, response: requests.Response) -> tuple[str, float]:

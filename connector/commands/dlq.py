@@ -33,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     replay.add_argument("--replay-group", help="consumer group tracking progress (default: <group>.dlq-replay)")
     replay.add_argument("--chunk-size", type=int, default=500, help="records produced and acknowledged per commit")
+    replay.add_argument(
+        "--max-replays",
+        type=int,
+        default=1,
+        metavar="N",
+        help="pass over dead letters already replayed N times that failed again (default 1: no second round)",
+    )
+    replay.add_argument("--force", action="store_true", help="replay whatever the replay lineage says")
 
 
 def _ms(ms: int | None) -> str:
@@ -65,6 +73,7 @@ def _inspect(args: argparse.Namespace, settings: Any, since_ms: int | None) -> i
         "by_reason": dict(report.by_reason.most_common()),
         "by_source_topic": dict(report.by_topic.most_common()),
         "by_stage": dict(report.by_stage.most_common()),
+        "by_replay_count": {str(k): n for k, n in sorted(report.by_replay_count.items())},
         "samples": [_sample(s) for s in report.samples],
     }
     if args.json:
@@ -76,6 +85,11 @@ def _inspect(args: argparse.Namespace, settings: Any, since_ms: int | None) -> i
         width = max((len(k) for k in counts), default=0)
         for key, n in counts.most_common():
             print(f"  {key.ljust(width)}  {n}")
+    replayed = {k: n for k, n in report.by_replay_count.items() if k}
+    if replayed:
+        print("replayed before, and failed again (header __aep.replay.count):")
+        for count, n in sorted(replayed.items()):
+            print(f"  {count} time(s)  {n}")
     for s in doc["samples"]:
         print(f"sample {topic}[{s['partition']}]@{s['offset']} failed at {s['failed_at']}")
         for k, v in s["headers"].items():
@@ -91,11 +105,26 @@ def _replay(args: argparse.Namespace, settings: Any, since_ms: int | None) -> in
     topic = args.topic or settings.dead_letter.topic
     group = args.replay_group or f"{settings.kafka.group_id}.dlq-replay"
     options = ReplayOptions(
-        reason=args.reason, since_ms=since_ms, to=args.to, dry_run=args.dry_run, chunk_size=max(1, args.chunk_size)
+        reason=args.reason,
+        since_ms=since_ms,
+        to=args.to,
+        dry_run=args.dry_run,
+        chunk_size=max(1, args.chunk_size),
+        max_replays=None if args.force else max(1, args.max_replays),
     )
     report = Replayer(settings.kafka, topic, group, options).run()
     verb = "would replay" if args.dry_run else "replayed"
-    print(f"{topic}: {verb} {report.replayed}, skipped {report.skipped} (no origin topic: {report.no_origin})")
+    print(
+        f"{topic}: {verb} {report.replayed}, skipped {report.skipped} "
+        f"(no origin topic: {report.no_origin}, already replayed: {report.already_replayed})"
+    )
+    if report.already_replayed:
+        how = "--force" if args.dry_run else "--force and a new --replay-group (this group has passed them)"
+        print(
+            f"  {report.already_replayed} dead letter(s) had been replayed {options.max_replays} time(s) already "
+            f"and failed again: their cause is not fixed. See them with `dlq inspect`; once it is, replay them "
+            f"with {how}"
+        )
     for target, n in report.by_target.most_common():
         print(f"  -> {target}: {n}")
     if not args.dry_run:

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import secrets
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 from connector.errors import ConfigError
 
 NAME = "emulator"
 HELP = "run the local AEP emulator (DCS inlets, IMS, Flow Service, Catalog, Schema Registry, Profile access)"
 DEFAULT_PORT = 8765
+DEV_CLIENT_ID = "aep-connector-dev"
+# The inlet of config/connector.example.yaml, registered at start so the example works as is.
+QUICKSTART_INLET = "9b0cb233972f3b0092992284c7353f5eead496218e8441a79b25e9421ea127f5"
 
 FAULT_HELP = (
-    "inject faults on DCS paths: KIND[:RATE][:key=value...], KIND = HTTP status, reset, latency or expire_tokens; "
+    "inject faults on DCS and Edge paths: KIND[:RATE][:key=value...], KIND = HTTP status, reset, latency or "
+    "expire_tokens; "
     "keys retry_after=N|http-date|http-date+N|none, ms=N, seq=101 (exact per-request pattern), repeat=true, "
     "paths=/collection/,/ims/. Examples: 503:0.2:retry_after=1  429:0.1:retry_after=http-date  reset:0.05  "
     "latency:0.02:ms=3000  500:seq=101. Repeatable."
@@ -109,14 +115,53 @@ def main(args: argparse.Namespace) -> int:
     )
     for client_id, secret, org in clients:
         server.add_client(client_id, secret, org or options.default_org)
+    dev_id, dev_secret, note = _dev_client(server, clients, options.default_org)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     server.start()
     print(f"AEP emulator listening on {server.url} (store={store})", flush=True)
+    print(quickstart(server, dev_id, dev_secret, note), flush=True)
     try:
         while not stop.wait(0.5):
             pass
     finally:
         server.stop()
     return 0
+
+
+def _dev_client(server: Any, clients: list[tuple[str, str, str | None]], org: str) -> tuple[str, str, str]:
+    """(client id, secret, where it came from): the first --client, else a new one for this run."""
+    if clients:
+        return clients[0][0], clients[0][1], "as given with --client"
+    secret = secrets.token_urlsafe(18)
+    server.add_client(DEV_CLIENT_ID, secret, org)
+    return DEV_CLIENT_ID, secret, "new for this run; --client ID:SECRET to fix one"
+
+
+def quickstart(server: Any, client_id: str, secret: str, note: str) -> str:
+    """The IMS URL, the client credentials and a config snippet for this emulator (its quick-start inlet)."""
+    app = server.app
+    if app.registry.inlet(QUICKSTART_INLET) is None:
+        app.platform.flows.create_streaming_connection(
+            "aep-connector quick start", False, server.options.default_org, "xdm", inlet_id=QUICKSTART_INLET
+        )
+    url, org = server.url, server.options.default_org
+    return f"""
+IMS token URL  {url}/ims/token/v3
+client id      {client_id}
+client secret  {secret}   ({note})
+inlet          {server.inlet_url(QUICKSTART_INLET)} (unauthenticated)
+
+Paste into connector.yaml, after: export AEP_CLIENT_SECRET='{secret}'
+aep:
+  inlet_url: {server.inlet_url(QUICKSTART_INLET)}
+  ims_org: {org}
+  sandbox: prod
+  platform_url: {url}          # Flow Service, Catalog, Profile access (provision, lookup)
+  auth:
+    enabled: false             # the quick-start inlet takes no token; true for inlets made with --authenticated
+    token_url: {url}/ims/token/v3
+    client_id: {client_id}
+    client_secret: ${{AEP_CLIENT_SECRET}}
+"""

@@ -41,10 +41,11 @@ def main(args: argparse.Namespace) -> int:
                     return 1
             else:
                 if args.json:
-                    print(json.dumps(as_json(group, rows)), flush=True)
+                    print(json.dumps(as_json(group, rows, reader.missing)), flush=True)
                 else:
                     stamp = time.strftime("%Y-%m-%d %H:%M:%S") + "\n" if args.watch is not None else ""
-                    print(stamp + format_table(group, rows) + ("\n" if args.watch is not None else ""), flush=True)
+                    table = format_table(group, rows, reader.missing)
+                    print(stamp + table + ("\n" if args.watch is not None else ""), flush=True)
             if args.watch is None:
                 return 0
             time.sleep(max(0.5, args.watch))

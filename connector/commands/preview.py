@@ -1,69 +1,86 @@
-"""`aep-connector preview -c FILE --mapping NAME [--input FILE|-] [--limit N]`: map sample records offline.
+"""`aep-connector preview`: map records the way `run` would and print the envelopes or the errors.
 
-Reads JSON lines (or one JSON array) of decoded record values, prints each DCS envelope as
-pretty JSON on stdout, and each record's mapping error (reason, target path, expression) or XDM
-schema violation on stderr. Exit 0 when every record mapped (and validated), 1 otherwise.
+    preview [-c FILE] --mapping NAME [--input FILE|-] [--limit N]     decoded values, offline
+    preview [-c FILE] --from-topic T [--limit N] [--start earliest|latest|committed]
+
+Offline, it reads JSON lines (or one JSON array) of decoded record values. With --from-topic it
+reads up to N records (default 10) from Kafka without committing and without joining the
+worker's group (connector.ops.topic_reader), decodes them with the topic's mapping format (JSON,
+Avro through the registry, plain Avro) and maps them. Each DCS envelope (or, for
+`destination: edge`, each Edge Network event `{"xdm": ...}`) goes to stdout as pretty JSON; each
+record's decode or mapping error (reason, target path, expression), an envelope over DCS's 1 MB
+limit, or an XDM schema violation goes to stderr. Exit 0 when every record mapped (and
+validated), 1 otherwise, 4 when Kafka or the registry cannot be reached.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
 from typing import IO, Any
 
-import orjson
-
-from connector.commands._common import add_config_arg
-from connector.config import load_settings
-from connector.errors import ConfigError, MappingError
+from connector.commands._common import EXIT_UNREACHABLE, add_config_arg
+from connector.config import DCS_MAX_REQUEST_BYTES, Settings, load_settings
+from connector.errors import ConfigError, MappingError, RecordError, RetriableError
 from connector.mapping import compile_mappings
+from connector.mapping.envelope import encode as encode_envelope
 from connector.mapping.xdm_schema import validate_entity
+from connector.ops.records_input import read_values
 from connector.records import SourceRecord
 
 NAME = "preview"
-HELP = "map sample records (JSON lines or a JSON array) with one mapping and print the envelopes or errors"
+HELP = "map records (a file of values, or read from a topic) with their mapping and print the envelopes or errors"
+DEFAULT_TOPIC_LIMIT = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arg(parser)
-    parser.add_argument("--mapping", required=True, metavar="NAME", help="name of the mapping to use")
+    parser.add_argument("--mapping", metavar="NAME", help="name of the mapping to use (offline input)")
     parser.add_argument(
         "--input", default="-", metavar="FILE", help="JSON lines or a JSON array of record values ('-' = stdin)"
+    )
+    parser.add_argument("--from-topic", metavar="T", help="read records from this Kafka topic instead of --input")
+    parser.add_argument(
+        "--start",
+        choices=("earliest", "latest", "committed"),
+        default="earliest",
+        help="--from-topic: the first records, the newest, or the next ones the worker group will read",
     )
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="map at most N records")
 
 
-def read_values(stream: IO[str]) -> Iterator[tuple[int, bytes, Any, str | None]]:
-    """(index, raw bytes, decoded value or None, decode error or None) per input record."""
-    text = stream.read()
-    if text.lstrip().startswith("["):
-        try:
-            values = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            yield 0, text.encode(), None, f"input is not a valid JSON array: {exc}"
-            return
-        for i, value in enumerate(values):
-            yield i, orjson.dumps(value), value, None
-        return
-    index = 0
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        raw = line.encode()
-        try:
-            yield index, raw, orjson.loads(raw), None
-        except orjson.JSONDecodeError as exc:
-            yield index, raw, None, f"invalid JSON: {exc}"
-        index += 1
+def show(mapping: Any, label: str, record: SourceRecord, value: Any) -> bool:
+    """Print the envelope (stdout) or why the record would be dead-lettered (stderr); True when it maps."""
+    from connector.aep.wire import batch_size
+    from connector.serde.keys import WithKey
+
+    try:
+        if isinstance(value, WithKey):
+            envelope = mapping.map(record, value.value, key=value.key)
+        else:
+            envelope = mapping.map(record, value)
+    except MappingError as exc:
+        print(f"{label}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
+        return False
+    payload = encode_envelope(envelope)
+    print(encode_envelope(envelope, indent=True).decode())
+    edge = "xdm" in envelope  # an Edge Network event {"xdm": ...}; the Edge sink applies its own size limit
+    if not edge and batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
+        print(f"{label}: ERROR too-large: envelope is {len(payload)} bytes; DCS accepts at most "
+              f"{DCS_MAX_REQUEST_BYTES} bytes per request", file=sys.stderr)  # fmt: skip
+        return False
+    schema = mapping.xdm_schema
+    entity = envelope["xdm"] if edge else envelope["body"]["xdmEntity"]
+    violations = validate_entity(entity, schema) if schema else []
+    for v in violations:
+        print(f"{label}: SCHEMA {v.pointer or '/'}: {v.message}", file=sys.stderr)
+    return not violations
 
 
-def main(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    compiled, problems = compile_mappings(settings.mappings, settings.aep)
-    if problems:
-        raise ConfigError(problems)
+def _offline(args: argparse.Namespace, compiled: list[Any]) -> tuple[str, int, int]:
     by_name = {m.name: m for m in compiled}
+    if not args.mapping:
+        raise ConfigError(["preview needs --mapping NAME (with --input) or --from-topic T"])
     mapping = by_name.get(args.mapping)
     if mapping is None:
         raise ConfigError([f"--mapping: no mapping named {args.mapping!r} (mappings: {', '.join(sorted(by_name))})"])
@@ -77,24 +94,63 @@ def main(args: argparse.Namespace) -> int:
             if decode_error is not None:
                 print(f"record {i}: ERROR decode: {decode_error}", file=sys.stderr)
                 failed += 1
-                continue
-            try:
-                envelope = mapping.map(SourceRecord(topic, 0, i, None, raw), value)
-            except MappingError as exc:
-                print(f"record {i}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
-                failed += 1
-                continue
-            schema = mapping.xdm_schema
-            violations = validate_entity(envelope["body"]["xdmEntity"], schema) if schema else []
-            print(orjson.dumps(envelope, option=orjson.OPT_INDENT_2).decode())
-            for v in violations:
-                print(f"record {i}: SCHEMA {v.pointer or '/'}: {v.message}", file=sys.stderr)
-            if violations:
-                failed += 1
-            else:
+            elif show(mapping, f"record {i}", SourceRecord(topic, 0, i, None, raw), value):
                 ok += 1
+            else:
+                failed += 1
     finally:
         if stream is not sys.stdin:
             stream.close()
-    print(f"{mapping.name}: {ok} mapped, {failed} failed", file=sys.stderr)
+    return mapping.name, ok, failed
+
+
+def _from_topic(args: argparse.Namespace, settings: Settings, compiled: list[Any]) -> tuple[str, int, int]:
+    from connector.observability.logging import configure_logging
+    from connector.ops.produce import mapping_for
+    from connector.ops.topic_reader import TopicReader
+    from connector.serde.factory import build_deserializers
+
+    configure_logging("console", "warning")  # librdkafka's complaints as events on stderr
+    topic = args.from_topic
+    mapping = mapping_for(topic, compiled)
+    if mapping is None:
+        raise ConfigError([f"--from-topic: no mapping reads topic {topic!r}"])
+    decoders, problems = build_deserializers([mapping], settings)
+    if problems:
+        raise ConfigError(problems)
+    reader = TopicReader(settings.kafka)
+    try:
+        records = reader.read(topic, args.limit or DEFAULT_TOPIC_LIMIT, args.start)
+    finally:
+        reader.close()
+    if not records:
+        print(f"{topic}: no records to read from the {args.start} position", file=sys.stderr)
+    ok = failed = 0
+    for record in records:
+        label = f"{record.topic}[{record.partition}]@{record.offset}"
+        try:
+            value = decoders[mapping.name](record)
+        except RecordError as exc:
+            print(f"{label}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"# {label} key={record.key!r}", file=sys.stderr)
+        if show(mapping, label, record, value):
+            ok += 1
+        else:
+            failed += 1
+    return mapping.name, ok, failed
+
+
+def main(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    compiled, problems = compile_mappings(settings.mappings, settings.aep)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        name, ok, failed = _from_topic(args, settings, compiled) if args.from_topic else _offline(args, compiled)
+    except RetriableError as exc:
+        print(f"unreachable: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    print(f"{name}: {ok} mapped, {failed} failed", file=sys.stderr)
     return 0 if failed == 0 else 1

@@ -8,14 +8,23 @@ import sys
 from connector.commands._common import add_config_arg
 
 NAME = "provision"
-HELP = "create (or reuse, by name) the streaming connection, source, data lake target and dataflow in AEP"
+HELP = (
+    "create (or reuse, by name) the streaming connection, source, data lake target and dataflow in AEP; "
+    "--datastreams: what edge mappings need (datastreams are configured in the Data Collection UI)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arg(parser)
-    parser.add_argument("--name", required=True, help="name of the streaming connection (resources derive from it)")
-    parser.add_argument("--dataset-id", required=True, help="the target dataset (Catalog id)")
-    parser.add_argument("--schema-id", required=True, help="the dataset's XDM schema $id")
+    parser.add_argument("--name", help="name of the streaming connection (resources derive from it); required")
+    parser.add_argument("--dataset-id", help="the target dataset (Catalog id); required")
+    parser.add_argument("--schema-id", help="the dataset's XDM schema $id; required")
+    parser.add_argument(
+        "--datastreams",
+        action="store_true",
+        help="create nothing: print the Edge Network datastreams the config's edge mappings use and what to "
+        "configure for each in the Data Collection UI (no API creates datastreams)",
+    )
     parser.add_argument("--authenticated", action="store_true", help="require IMS tokens on the inlet")
     parser.add_argument("--data-type", choices=("xdm", "raw"), default="xdm")
     parser.add_argument("--mapping-id", help="raw data only: the Data Prep mapping set for the dataflow")
@@ -26,13 +35,30 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from connector.config import load_settings
-    from connector.errors import RetriableError
+    from connector.errors import ConfigError, RetriableError
+    from connector.mapping import compile_mappings
     from connector.observability.logging import configure_logging
+    from connector.ops import datastreams
     from connector.ops.platform import PlatformClient
     from connector.ops.provision import Provisioner, ProvisionRequest, config_snippet, update_config_text
 
     settings = load_settings(args.config)
     configure_logging(settings.observability.log_format, "warning")
+    if getattr(args, "datastreams", False):  # callers may build the Namespace without it
+        compiled, problems = compile_mappings(settings.mappings, settings.aep)
+        if problems:
+            raise ConfigError(problems)
+        print(datastreams.describe(settings, compiled) or "no mapping has destination: edge\n", end="")
+        return 0
+    missing = [f"--{k.replace('_', '-')}" for k in ("name", "dataset_id", "schema_id") if not getattr(args, k)]
+    if missing:
+        raise ConfigError([f"{flag}: is required (or pass --datastreams)" for flag in missing])
+    if any(m.spec.get("destination") == "edge" for m in settings.mappings):
+        print(
+            "note: mappings with destination: edge need datastreams, which provision cannot create "
+            "(see provision --datastreams)",
+            file=sys.stderr,
+        )
     request = ProvisionRequest(
         name=args.name,
         dataset_id=args.dataset_id,

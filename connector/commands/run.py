@@ -40,23 +40,38 @@ def main(args: argparse.Namespace) -> int:
 
     from connector.app import build_worker, compile_plan, start_services
     from connector.config import load_settings
+    from connector.errors import FatalError
+    from connector.observability.events import close_all
     from connector.observability.logging import configure_logging, register_settings_secrets
+    from connector.observability.startup import starting_fields
 
+    log = structlog.get_logger("connector.run")
     settings = load_settings(args.config)
     register_settings_secrets(settings)
     configure_logging(settings.observability.log_format, settings.observability.log_level)
     plan = compile_plan(settings)
-    worker = build_worker(plan)
+    log.info("connector_starting", **starting_fields(settings, plan.mappings))
+    try:
+        worker = build_worker(plan)
+    except FatalError as exc:
+        close_all()
+        log.error("connector_failed", stage="start", error=str(exc))
+        raise
     services = start_services(plan, worker)
 
     def stop(signum: int, _: FrameType | None) -> None:
-        structlog.get_logger("connector.run").info("signal_received", signal=signal.Signals(signum).name)
+        log.info("signal_received", signal=signal.Signals(signum).name)
         worker.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
         worker.run()
+    except FatalError as exc:
+        close_all()
+        log.error("connector_failed", stage="run", error=str(exc))
+        raise
     finally:
         services.close()
+        close_all()
     return 0

@@ -2,8 +2,9 @@
 
 Starts librdkafka's in-process mock cluster and the AEP emulator, provisions the loyalty schemas
 and datasets in the emulator (so AEP-side validation is real), produces Adobe's loyalty sample
-data, an Avro twin of the events, commerce orders and a few deliberately broken records, runs the
-worker until every record is final, and prints what happened.
+data, an Avro twin of the events, commerce orders, the loyalty events once more for an Edge Network
+datastream, and a few deliberately broken records, runs the worker until every record is final, and
+prints what happened.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 SAMPLES = PACKAGE / "samples"
 CONFIG = PACKAGE.parent / "config" / "demo.yaml"
 DLQ = "aep-connector-dlq"
+EDGE_TOPIC = "loyalty-events-edge"
 _AEP_PREFIX = re.compile(r"^inletId: \[[^]]*\] imsOrgId: \[[^]]*\] ")
 
 
@@ -68,6 +70,15 @@ def _avro_events() -> list[bytes]:
     return out
 
 
+def _edge_events() -> list[Produced]:
+    """The loyalty events as new events (distinct _ids) for the Edge Network datastream, and one it refuses."""
+    events = [{**e, "_id": int(e["_id"]) + 2} for e in _json("loyalty-events.json")]
+    out = [Produced(EDGE_TOPIC, orjson.dumps(e)) for e in events]
+    bad = {**events[0], "_id": 3, "_exchangeinternal": {**events[0]["_exchangeinternal"], "loyaltyID": "not-an-email"}}
+    out.append(Produced(EDGE_TOPIC, orjson.dumps(bad), "loyaltyID not an email (the Edge Network refuses it)"))
+    return out
+
+
 def demo_records() -> list[Produced]:
     """The sample data plus one broken record per failure class the demo shows."""
     records = [Produced("loyalty-profiles", orjson.dumps(p)) for p in _json("loyalty-profiles.json")]
@@ -86,7 +97,7 @@ def demo_records() -> list[Produced]:
         Produced("commerce-orders", orjson.dumps(orphan), "order without a customer identity"),
         Produced("loyalty-profiles", orjson.dumps(bronze), "loyaltyLevel not in the schema's enum (AEP rejects)"),
     ]
-    return records
+    return records + _edge_events()
 
 
 class MockKafka:
@@ -119,8 +130,10 @@ class MockKafka:
         return out
 
 
-def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned) -> dict[str, str]:
+def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned, datastream: str) -> dict[str, str]:
     return {
+        "DEMO_EDGE_URL": server.url,
+        "DEMO_DATASTREAM_ID": datastream,
         "DEMO_BOOTSTRAP": kafka.bootstrap,
         "DEMO_INLET_URL": p.inlet_url,
         "DEMO_IMS_ORG": DEFAULT_ORG,
@@ -138,7 +151,8 @@ def run_demo(out: TextIO, timeout: float = 120.0, serve: bool = False) -> int:
     try:
         session = platform_session(server)
         p = provision(server, session)
-        settings = load_settings(CONFIG, environ=_env(kafka, server, p))
+        datastream = server.app.edge.create_datastream(dataset_id=p.event_dataset, name="Loyalty events (Edge)")
+        settings = load_settings(CONFIG, environ=_env(kafka, server, p, datastream))
         records = demo_records()
         kafka.produce(records)
         worker = build_worker(compile_plan(settings))
@@ -183,6 +197,10 @@ def _summary(  # noqa: PLR0917 - one call site, reads as the report's inputs
     w(f"            ({len(broken)} of them broken on purpose)\n")
     stats = server.store.stats()["totals"]
     w(f"delivered   {delivered} records accepted by AEP (emulator stored {stats.get('accepted', '?')})\n")
+    edge = {k: v for k, v in server.store.stats()["inlets"].items() if k.startswith("datastream:")}
+    for key, counts in edge.items():
+        ds = key.removeprefix("datastream:")
+        w(f"            of them {counts['accepted']} through the Edge Network (/ee/v2/collect, datastream {ds})\n")
     dead = kafka.read_all(DLQ, len(broken))
     w(f"dead-letter {len(dead)} records in topic {DLQ}, original bytes kept:\n")
     for msg in dead:

@@ -10,6 +10,7 @@ import orjson
 
 from connector.emulator.config import DEFAULT_SCOPES, EmulatorOptions
 from connector.emulator.dcs import Dcs
+from connector.emulator.edge import Edge, fault_response, stats_key
 from connector.emulator.faults import FaultInjector, retry_after_header
 from connector.emulator.http import Request, Response, bad_request, json_response, not_found, problem
 from connector.emulator.ims import Ims
@@ -54,6 +55,7 @@ class EmulatorApp:
         self.registry = Registry(store)
         self.ims = Ims(store, self.options, self.clock)
         self.dcs = Dcs(store, self.registry, self.ims, self.options, self.clock)
+        self.edge = Edge(store, self.registry, self.ims, self.options, self.clock)
         self.platform = Platform(self.registry, self.ims, self.options, self.base_url)
 
     # routing --------------------------------------------------------------------------------
@@ -61,17 +63,18 @@ class EmulatorApp:
         path = req.path
         decision = self.faults.decide(path, req.body)
         inlet_id = _inlet_of(path)
+        counted = inlet_id if inlet_id is not None else stats_key(req)
         response: Response | None = None
         if decision.rule is not None:
-            response = self._fault(decision.rule.kind, decision.rule.status, decision.rule.retry_after)
+            response = self._fault(decision.rule.kind, decision.rule.status, decision.rule.retry_after, path)
             self.store.stats_counters.fault(decision.rule.label)
         if response is None:
             try:
                 response = self._route(req, inlet_id)
             except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
                 response = bad_request(f"{type(exc).__name__}: {exc}")
-        if inlet_id is not None:
-            self.store.stats_counters.request(inlet_id, 0 if response.reset else response.status)
+        if counted is not None:
+            self.store.stats_counters.request(counted, 0 if response.reset else response.status)
         if decision.delay_s:
             self.store.stats_counters.fault("latency")
             response = Response(
@@ -84,7 +87,7 @@ class EmulatorApp:
             )
         return response
 
-    def _fault(self, kind: str, status: int, retry_after: Any) -> Response | None:
+    def _fault(self, kind: str, status: int, retry_after: Any, path: str = "") -> Response | None:
         if kind == "reset":
             return Response(0, reset=True)
         if kind == "expire_tokens":
@@ -92,7 +95,10 @@ class EmulatorApp:
             return None
         title, message = _FAULT_TEXT.get(status, ("Error", "Injected fault"))
         header = retry_after_header(retry_after, self.clock())
-        return problem(status, title, message, headers=(("Retry-After", header),) if header else ())
+        headers = (("Retry-After", header),) if header else ()
+        if path.startswith("/ee/"):
+            return fault_response(status, headers)
+        return problem(status, title, message, headers=headers)
 
     def _route(self, req: Request, inlet_id: str | None) -> Response:
         path, method = req.path, req.method
@@ -100,6 +106,8 @@ class EmulatorApp:
             if method != "POST":
                 return json_response(405, {"title": "Method Not Allowed", "status": 405})
             return self.dcs.handle(req, inlet_id, path.startswith("/collection/batch/"))
+        if path.startswith("/ee/"):
+            return self.edge.handle(req)
         if path in ("/ims/token/v3", "/ims/token/v2", "/ims/token/v1") and method == "POST":
             return self.ims.token_endpoint(req)
         if path.startswith("/emulator/"):
@@ -137,6 +145,9 @@ class EmulatorApp:
         if route == ("DELETE", "/emulator/faults"):
             self.faults.clear()
             return json_response(200, self.faults.describe())
+        edge_admin = self.edge.admin(req)
+        if edge_admin is not None:
+            return edge_admin
         if route == ("POST", "/emulator/tokens/expire"):
             return json_response(200, {"expired": self.ims.expire_all()})
         if route == ("POST", "/emulator/clients"):

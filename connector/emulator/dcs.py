@@ -29,6 +29,7 @@ from connector.emulator.validation import (
     streaming_violations,
 )
 from connector.emulator.xdm import CompiledSchema, lookup
+from connector.serde.json import loads_exact
 
 INVALID_TITLE = "Invalid XDM Message Format"
 
@@ -140,9 +141,9 @@ class Dcs:
                     "Too many requests within specified time duration.",
                     headers=(("Retry-After", str(int(wait + 0.999))),),
                 )
-        try:
-            payload = orjson.loads(req.body)
-        except orjson.JSONDecodeError as exc:
+        try:  # numbers exact (a long decimal stays a Decimal), except where nothing is stored
+            payload = orjson.loads(req.body) if self.store.kind == "count" else loads_exact(req.body)
+        except (ValueError, RecursionError) as exc:
             return problem(400, "Bad Request", f"inletId: [{inlet_id}] imsOrgId: [{inlet.org}] Invalid JSON: {exc}")
         flow_header = req.header("x-adobe-flow-id") or req.q("x-adobe-flow-id")
         if batch:

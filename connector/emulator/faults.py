@@ -16,7 +16,8 @@ restricts a rule to requests whose body contains the text (e.g. a whole-batch 40
 poisoned record). `sequence` fires on the
 n-th matching request when `sequence[n]` is true (then never again, unless `"repeat": true`).
 Latency delays and the request goes on; the first status/reset/expire_tokens rule that fires
-decides the outcome. `paths` are path prefixes (default: the DCS paths), per rule or global.
+decides the outcome. `paths` are path prefixes (default: DCS and Edge Network paths), per rule or global.
+On Edge paths a status fault answers in the Edge's shape; status 207 is a failed upstream (nothing stored).
 
 CLI form: `KIND[:RATE][:key=value...]`, KIND = an HTTP status, `reset`, `latency` or
 `expire_tokens`; keys `retry_after=N|http-date|http-date+N|none`, `ms=N`, `seq=1011` (or
@@ -34,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-DEFAULT_PATHS = ("/collection/",)
+DEFAULT_PATHS = ("/collection/", "/ee/")  # DCS inlets and the Edge Network
 KINDS = ("status", "reset", "latency", "expire_tokens")
 RetryAfter = float | str | None
 

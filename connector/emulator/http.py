@@ -10,6 +10,8 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from connector.numbers import json_bytes
+
 DCS_PROBLEM = "http://ns.adobe.com/adobecloud/problem/data-collection-service/inlet"
 DCS_AUTH_PROBLEM = "https://ns.adobe.com/adobecloud/problem/data-collection-service-authorization"
 JSON = "application/json"
@@ -71,7 +73,7 @@ class Response:
 def json_response(
     status: int, obj: Any, headers: tuple[tuple[str, str], ...] = (), content_type: str = JSON
 ) -> Response:
-    return Response(status, orjson.dumps(obj), content_type, headers)
+    return Response(status, json_bytes(obj), content_type, headers)
 
 
 def problem(

@@ -6,11 +6,11 @@ import time
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from connector.emulator.edge import DATASTREAMS, STATS_PREFIX
 from connector.emulator.http import Request
 from connector.emulator.registry import DATASETS, INLETS
 from connector.emulator.stats import NO_DATASET
+from connector.numbers import json_bytes
 
 if TYPE_CHECKING:
     from connector.emulator.app import EmulatorApp
@@ -126,7 +126,7 @@ def _inlets(app: EmulatorApp, stats: dict[str, Any]) -> str:
     per = stats["inlets"]
     rows = []
     known = dict(app.store.items(INLETS))
-    for inlet_id in list(known) + [i for i in per if i not in known]:
+    for inlet_id in list(known) + [i for i in per if i not in known and not i.startswith(STATS_PREFIX)]:
         doc = known.get(inlet_id, {})
         counts = per.get(inlet_id, {"accepted": 0, "rejected": 0})
         auth = "token" if doc.get("authenticationRequired") else "open"
@@ -141,6 +141,24 @@ def _inlets(app: EmulatorApp, stats: dict[str, Any]) -> str:
             ]
         )
     return _table(["Name", "Inlet", "Auth", "Data", "#Accepted", "#Rejected"], rows, "No inlets yet.")
+
+
+def _datastreams(app: EmulatorApp, stats: dict[str, Any]) -> str:
+    """Edge Network datastreams: where their events go and how many were accepted."""
+    rows = []
+    for ds_id, doc in app.store.items(DATASTREAMS):
+        counts = stats["inlets"].get(STATS_PREFIX + ds_id, {"accepted": 0, "rejected": 0, "requests": 0})
+        rows.append(
+            [
+                _e(doc.get("name", "")),
+                _short(ds_id, 14),
+                _short(doc.get("datasetId"), 14),
+                _e("token" if doc.get("authenticatedOnly") else "any"),
+                f"{counts.get('requests', 0):,}",
+                f"{counts['accepted']:,}",
+            ]
+        )
+    return _table(["Name", "Datastream", "Dataset", "Auth", "#Requests", "#Accepted"], rows, "No datastreams.")
 
 
 def _profile(app: EmulatorApp, ns: str, identity: str) -> str:
@@ -161,7 +179,7 @@ def _profile(app: EmulatorApp, ns: str, identity: str) -> str:
         chips = "".join(
             f'<span class="chip">{_e(i["namespace"]["code"])}: {_e(i["id"])}</span>' for i in found["identities"]
         )
-        entity = orjson.dumps(found["entity"], option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode()
+        entity = json_bytes(found["entity"], indent=True, sort_keys=True).decode()
         parts.append(
             f'<p id="profile-found" class="ok">Profile <code>{_e(found["entityId"])}</code> from '
             f"{len(found['sources'])} dataset(s), last modified {_e(found['lastModifiedAt'])}</p>"
@@ -191,7 +209,7 @@ def _recent(app: EmulatorApp, total: int) -> str:
     rows = []
     for r in reversed(app.store.records(offset=max(0, total - RECENT))):
         entity = r.get("xdmEntity", r.get("raw", {}))
-        text = orjson.dumps(entity).decode()
+        text = json_bytes(entity).decode()
         rows.append(
             [
                 _e(_time(r.get("receivedTimeMs"))),
@@ -234,6 +252,7 @@ def render_page(app: EmulatorApp, req: Request) -> str:
         f"<section><h2>Profile search</h2>{_profile(app, ns, identity)}</section>"
         f'<div class="grid2"><section><h2>Datasets</h2>{_datasets(app, stats)}</section>'
         f"<section><h2>Inlets</h2>{_inlets(app, stats)}</section></div>"
+        f"<section><h2>Edge Network datastreams</h2>{_datastreams(app, stats)}</section>"
         f"<section><h2>Recent records</h2>{_recent(app, totals['lake'])}</section>"
         f"<section><h2>Failed records</h2>{_failed(app)}</section>"
         "</main></body></html>"

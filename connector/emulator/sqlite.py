@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 
 from connector.emulator.store import CountStore, Ingest, MemoryStore
+from connector.numbers import json_bytes
+from connector.serde.json import loads_exact
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
@@ -35,7 +37,7 @@ class SqliteJournal:
 
     def put_object(self, kind: str, key: str, value: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (kind, key, orjson.dumps(value)))
+            self._db.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", (kind, key, json_bytes(value)))
 
     def delete_object(self, kind: str, key: str) -> None:
         with self._lock:
@@ -43,7 +45,7 @@ class SqliteJournal:
 
     def append(self, accepted: list[Ingest], failed: list[dict[str, Any]]) -> None:
         rows = [
-            (i.dataset_id, i.event_id, i.kind, i.received_ms, orjson.dumps(i.identities), orjson.dumps(i.record))
+            (i.dataset_id, i.event_id, i.kind, i.received_ms, orjson.dumps(i.identities), json_bytes(i.record))
             for i in accepted
         ]
         with self._lock:
@@ -54,7 +56,7 @@ class SqliteJournal:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     rows,
                 )
-                self._db.executemany("INSERT INTO failed (record) VALUES (?)", [(orjson.dumps(f),) for f in failed])
+                self._db.executemany("INSERT INTO failed (record) VALUES (?)", [(json_bytes(f),) for f in failed])
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -72,12 +74,12 @@ class SqliteJournal:
             ).fetchall()
         for ds, ev, kind, received, idents, record in rows:
             identities = tuple((str(a), str(b), bool(c)) for a, b, c in orjson.loads(idents))
-            yield Ingest(ds, ev, orjson.loads(record), identities, kind, received)
+            yield Ingest(ds, ev, loads_exact(record), identities, kind, received)
 
     def load_failed(self) -> Iterable[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT record FROM failed ORDER BY seq").fetchall()
-        return [orjson.loads(r[0]) for r in rows]
+        return [loads_exact(r[0]) for r in rows]
 
     def clear(self, objects: bool) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
@@ -209,6 +210,8 @@ def type_name(value: Any) -> str:
         return "Long" if abs(value) > 2**31 - 1 else "Integer"
     if isinstance(value, float):
         return "Double"
+    if isinstance(value, Decimal):
+        return "BigDecimal"
     if isinstance(value, str):
         return "String"
     if isinstance(value, list):
@@ -219,7 +222,7 @@ def type_name(value: Any) -> str:
 _TYPE_OK = {
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, int | float | Decimal) and not isinstance(v, bool),
     "boolean": lambda v: isinstance(v, bool),
     "object": lambda v: isinstance(v, dict),
     "array": lambda v: isinstance(v, list),
@@ -376,7 +379,7 @@ class Walker:
             self.add(violation(loc, ptr, "enum", f"{value} is not a valid enum value"))
         if isinstance(value, str):
             self._string(schema, value, loc, ptr)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
+        elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
             self._number(schema, value, loc, ptr)
         elif isinstance(value, dict):
             self._object(schema, value, loc, ptr, open_obj)
@@ -401,7 +404,7 @@ class Walker:
                 violation(loc, ptr, "maxLength", f"expected maxLength: {schema['maxLength']}, actual: {len(value)}")
             )
 
-    def _number(self, schema: Schema, value: float, loc: str, ptr: str) -> None:
+    def _number(self, schema: Schema, value: float | Decimal, loc: str, ptr: str) -> None:
         if "minimum" in schema and value < schema["minimum"]:
             self.add(violation(loc, ptr, "minimum", f"{value} is not greater or equal to {schema['minimum']}"))
         if "maximum" in schema and value > schema["maximum"]:

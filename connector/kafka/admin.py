@@ -8,6 +8,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from connector.config import DeadLetterSettings, KafkaSettings
 from connector.errors import FatalError
+from connector.observability.librdkafka import client_callbacks, list_topics_polling
 
 log = structlog.get_logger(__name__)
 # Records DCS refuses as too large (> 1 MB) are dead-lettered whole, so the topic takes up to 16 MiB.
@@ -20,10 +21,11 @@ def ensure_dead_letter_topic(kafka: KafkaSettings, dead_letter: DeadLetterSettin
     Without it, every dead-letter write would be retried forever and the partitions would stall.
     """
     conf = {k: v for k, v in kafka.producer.items() if k.startswith(("security.", "sasl.", "ssl."))}
-    admin = AdminClient({**conf, "bootstrap.servers": kafka.bootstrap_servers})
+    bootstrap = kafka.bootstrap_servers
+    admin = AdminClient({**conf, "bootstrap.servers": bootstrap, **client_callbacks("admin", bootstrap)})
     topic = dead_letter.topic
     try:
-        meta = admin.list_topics(timeout=timeout)
+        meta = list_topics_polling(admin, timeout)
     except KafkaException as exc:
         raise FatalError(f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}") from None
     if topic in meta.topics and meta.topics[topic].error is None:

@@ -60,7 +60,7 @@ class KafkaDeadLetters:
 
     def __init__(self, kafka: KafkaSettings, topic: str, producer: Any = None) -> None:
         self._topic = topic
-        self._producer = producer or Producer(dead_letter_producer_config(kafka), logger=None)
+        self._producer = producer or Producer(dead_letter_producer_config(kafka))
         self._retry: list[tuple[float, SourceRecord, RecordError, str | None, Callable[[], None]]] = []
         self.written = 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.config import KafkaSettings
+from connector.observability.librdkafka import client_callbacks
 
 
 def consumer_config(kafka: KafkaSettings) -> dict[str, Any]:
@@ -29,6 +30,7 @@ def consumer_config(kafka: KafkaSettings) -> dict[str, Any]:
             "enable.auto.offset.store": False,
         }
     )
+    conf.update(client_callbacks("consumer", kafka.bootstrap_servers))  # librdkafka logs as structlog events
     return conf
 
 
@@ -49,4 +51,5 @@ def dead_letter_producer_config(kafka: KafkaSettings) -> dict[str, Any]:
             "enable.idempotence": True,
         }
     )
+    conf.update(client_callbacks("dead_letter_producer", kafka.bootstrap_servers))
     return conf

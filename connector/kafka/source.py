@@ -47,7 +47,7 @@ class KafkaSource:
         if extra:
             conf.update(extra)
         self._topics = list(kafka.topics)
-        self._consumer = Consumer(conf, logger=None)
+        self._consumer = Consumer(conf)
         self._listener: RebalanceListener | None = None
 
     def subscribe(self, listener: RebalanceListener) -> None:

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from connector.numbers import json_bytes, json_default
+
+
+def encode(envelope: dict[str, Any], *, indent: bool = False) -> bytes:
+    """The one place an envelope becomes bytes: JSON, with every Decimal's exact digits as a number."""
+    if indent:
+        return json_bytes(envelope, indent=True)
+    return orjson.dumps(envelope, default=json_default)  # the hot path: orjson.dumps, the hook only for Decimals
+
 
 def content_type(schema_version: str) -> str:
     return f"application/vnd.adobe.xed-full+json;version={schema_version}"
@@ -47,3 +58,15 @@ class Envelope:
             "header": self.header(),
             "body": {"xdmMeta": {"schemaRef": dict(self.schema_ref)}, "xdmEntity": entity},
         }
+
+
+class EdgeEvent:
+    """Builds Edge Network events (`events[]` items of `/ee/v2/collect`): `{"xdm": entity}`.
+
+    The datastream decides schema and dataset, so there is no header; `wrap` has Envelope's signature.
+    """
+
+    __slots__ = ()
+
+    def wrap(self, entity: dict[str, Any]) -> dict[str, Any]:
+        return {"xdm": entity}

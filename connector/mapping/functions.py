@@ -19,12 +19,22 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import (
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connector.mapping.timestamps import UNITS, BadTimestamp, rfc3339, to_datetime
 from connector.mapping.values import clean, to_text
+from connector.numbers import parse_number
 
 Impl = Callable[..., Any]
 Thunk = Callable[[Any], Any]
@@ -102,26 +112,50 @@ def _str(name: str, x: Any) -> str | None:
     return to_text(x)
 
 
-def _num(name: str, x: Any) -> int | float | None:
+Number = int | float | Decimal
+# Decimal arithmetic: add, sub, mul, sum, round and abs are exact (up to 1000 significant digits,
+# beyond that an error, never a silent rounding); div rounds to 34 digits (IEEE decimal128).
+EXACT = Context(prec=1000, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
+DIVISION = Context(prec=34, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow])
+ROUNDING = Context(prec=1000, traps=[InvalidOperation, Overflow])
+
+
+def _num(name: str, x: Any) -> Number | None:
+    """A number argument: int, float or Decimal as given; text read exactly (`parse_number`)."""
     t = x.__class__
-    if t is int or t is float:
-        n: int | float = x
+    if t is int or t is float or t is Decimal:
+        n: Number = x
         return n
     if x is None or x == "":
         return None
     if isinstance(x, bool):
         raise _type_error(name, "a number", x)
-    if isinstance(x, int | float):
+    if isinstance(x, int | float | Decimal):
         return x
-    if isinstance(x, Decimal):
-        return float(x)
     if isinstance(x, str):
         try:
-            f = float(x)
+            return parse_number(x)
         except ValueError:
             raise _type_error(name, "a number", x) from None
-        return int(f) if f.is_integer() and "." not in x and "e" not in x.lower() else f
     raise _type_error(name, "a number", x)
+
+
+def as_decimal(n: Number) -> Decimal:
+    """A float as the decimal its shortest text shows (0.1 -> Decimal('0.1')); ints and Decimals exactly."""
+    return Decimal(repr(n)) if n.__class__ is float else Decimal(n)
+
+
+def _decimals(a: Any, b: Any) -> tuple[Any, Any]:
+    """Both as Decimal when either is one (a float by its shortest text), else unchanged."""
+    if (
+        (a.__class__ is Decimal or b.__class__ is Decimal)
+        and isinstance(a, int | float | Decimal)
+        and isinstance(b, int | float | Decimal)
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+    ):
+        return as_decimal(a), as_decimal(b)
+    return a, b
 
 
 def truthy(x: Any) -> bool:
@@ -279,11 +313,13 @@ def _is_empty(x: Any) -> Any:
 
 @_register("eq", 2, 2, "eq(a, b)")
 def _eq(a: Any, b: Any) -> Any:
+    a, b = _decimals(a, b)
     return a == b
 
 
 @_register("ne", 2, 2, "ne(a, b)")
 def _ne(a: Any, b: Any) -> Any:
+    a, b = _decimals(a, b)
     return a != b
 
 
@@ -292,7 +328,7 @@ def _compare(name: str, op: Callable[[Any, Any], bool]) -> Impl:
         if a is None or b is None:
             return False
         try:
-            return op(a, b)
+            return op(*_decimals(a, b))
         except TypeError:
             raise _type_error(name, "comparable values", (a, b)) from None
 
@@ -323,12 +359,12 @@ def _to_int(x: Any) -> Any:
     n = _num("to_int", x)
     if n is None or isinstance(n, int):
         return n
-    if not math.isfinite(n):
+    if not (n.is_finite() if isinstance(n, Decimal) else math.isfinite(n)):
         raise _type_error("to_int", "a finite number", x)
     return int(n)
 
 
-@_register("to_float", 1, 1, "to_float(x)")
+@_register("to_float", 1, 1, "to_float(x)  (a binary double: the explicit way to give up exact decimals)")
 def _to_float(x: Any) -> Any:
     if x.__class__ is float and math.isfinite(x):
         return x
@@ -339,6 +375,17 @@ def _to_float(x: Any) -> Any:
     if not math.isfinite(f):
         raise _type_error("to_float", "a finite number", x)
     return f
+
+
+@_register("to_decimal", 1, 1, "to_decimal(x)  (exact: text digit for digit, a float by its shortest text)")
+def _to_decimal(x: Any) -> Any:
+    n = _num("to_decimal", x)
+    if n is None:
+        return None
+    d = Decimal(x.strip().replace("_", "")) if isinstance(x, str) and n.__class__ is not int else as_decimal(n)
+    if not d.is_finite():
+        raise _type_error("to_decimal", "a finite number", x)
+    return d
 
 
 _TRUE = frozenset({"true", "yes", "y", "1", "on", "t"})
@@ -365,24 +412,26 @@ def _to_bool(x: Any) -> Any:
 # -- numbers -----------------------------------------------------------------------------------
 
 
-def _arith(name: str, op: Callable[[Any, Any], Any]) -> None:
+def _arith(name: str, op: Callable[[Any, Any], Any], exact: Callable[[Decimal, Decimal], Decimal]) -> None:
     def impl(a: Any, b: Any) -> Any:
         x, y = _num(name, a), _num(name, b)
         if x is None or y is None:
             return None
         try:
+            if x.__class__ is Decimal or y.__class__ is Decimal:
+                return exact(as_decimal(x), as_decimal(y))
             r = op(x, y)
-        except (ZeroDivisionError, OverflowError):
-            raise FunctionError("type-error", f"{name}({x}, {y}): undefined result") from None
+        except (ZeroDivisionError, OverflowError, ArithmeticError):
+            raise FunctionError("type-error", f"{name}({x}, {y}): undefined or too long a result") from None
         return r if not isinstance(r, float) or math.isfinite(r) else None
 
     REGISTRY[name] = Function(name, 2, 2, impl=impl, signature=f"{name}(a, b)")
 
 
-_arith("add", lambda a, b: a + b)
-_arith("sub", lambda a, b: a - b)
-_arith("mul", lambda a, b: a * b)
-_arith("div", lambda a, b: a / b)
+_arith("add", lambda a, b: a + b, EXACT.add)
+_arith("sub", lambda a, b: a - b, EXACT.subtract)
+_arith("mul", lambda a, b: a * b, EXACT.multiply)
+_arith("div", lambda a, b: a / b, DIVISION.divide)
 
 
 @_register("round", 1, 2, "round(x[, digits])  (half away from zero)")
@@ -394,6 +443,8 @@ def _round(x: Any, digits: Any = 0) -> Any:
         raise _type_error("round", "an integer number of digits", digits)
     if isinstance(n, int) and digits >= 0:
         return n
+    if isinstance(n, Decimal):
+        return _round_decimal(n, digits, x)
     if isinstance(n, float) and math.isfinite(n):
         scaled = abs(n) * 10.0**digits
         if abs(scaled - math.floor(scaled) - 0.5) > 1e-6:  # not near a tie: the binary value rounds the same
@@ -405,10 +456,21 @@ def _round(x: Any, digits: Any = 0) -> Any:
     return int(q) if digits <= 0 else float(q)
 
 
+def _round_decimal(n: Decimal, digits: int, x: Any) -> Any:
+    """A Decimal rounded half away from zero, exactly: a Decimal with `digits` places, or an int."""
+    try:
+        q = n.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP, context=ROUNDING)
+    except ArithmeticError:
+        raise _type_error("round", "a finite number of at most 1000 digits", x) from None
+    return int(q) if digits <= 0 else q
+
+
 @_register("abs", 1, 1, "abs(x)")
 def _abs(x: Any) -> Any:
     n = _num("abs", x)
-    return None if n is None else abs(n)
+    if n is None:
+        return None
+    return n.copy_abs() if isinstance(n, Decimal) else abs(n)
 
 
 @_register("sum", 1, 1, "sum(list)")
@@ -417,11 +479,15 @@ def _sum(xs: Any) -> Any:
         return None
     if not isinstance(xs, list | tuple):
         raise _type_error("sum", "a list", xs)
-    total: int | float = 0
-    for x in xs:
-        n = _num("sum", x)
-        if n is not None:
-            total += n
+    numbers = [n for x in xs if (n := _num("sum", x)) is not None]
+    if not any(n.__class__ is Decimal for n in numbers):
+        return sum(numbers)
+    total = Decimal(0)
+    try:
+        for n in numbers:
+            total = EXACT.add(total, as_decimal(n))
+    except ArithmeticError:
+        raise FunctionError("type-error", "sum(): undefined or too long a result") from None
     return total
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import linecache
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +29,10 @@ from connector.mapping.compiler import (
     step,
     walk_path,
 )
-from connector.mapping.envelope import Envelope
+from connector.mapping.envelope import EdgeEvent, Envelope
 from connector.mapping.functions import CompileEnv, FunctionError, is_empty_value, truthy
 from connector.mapping.spec import MappingSpec
-from connector.mapping.timestamps import BadTimestamp, normalise, rfc3339
+from connector.mapping.timestamps import BadTimestamp, FutureTimestamp, future_guard, normalise
 from connector.mapping.values import clean, to_text
 from connector.records import Route, SourceRecord
 
@@ -97,8 +96,8 @@ def default_event_id(record: SourceRecord) -> str:
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
-def _timestamp_check(policy: str, clock: Callable[[], float]) -> Callable[[Any, str], str]:
-    reject = policy == "reject"
+def _timestamp_check(guard: Callable[[str, float], str]) -> Callable[[Any, str], str]:
+    """The event timestamp: present, readable (RFC 3339 UTC), and past `guard`'s future policy."""
 
     def timestamp(v: Any, expr: str) -> str:
         if v is None or v == "":
@@ -109,22 +108,12 @@ def _timestamp_check(policy: str, clock: Callable[[], float]) -> Callable[[Any, 
                 reason="missing-timestamp",
             )
         try:
-            text, epoch = normalise(v)
+            return guard(*normalise(v))
         except BadTimestamp as exc:
+            reason = "future-timestamp" if isinstance(exc, FutureTimestamp) else "bad-timestamp"
             raise MappingError(
-                f"timestamp: {exc} (expression: {expr})", target="timestamp", expression=expr, reason="bad-timestamp"
+                f"timestamp: {exc} (expression: {expr})", target="timestamp", expression=expr, reason=reason
             ) from exc
-        now = clock()
-        if epoch > now:
-            if reject:
-                raise MappingError(
-                    f"timestamp: {text} is in the future (expression: {expr})",
-                    target="timestamp",
-                    expression=expr,
-                    reason="future-timestamp",
-                )
-            text = rfc3339(datetime.fromtimestamp(now, UTC))
-        return text
 
     return timestamp
 
@@ -183,7 +172,7 @@ def generate(spec: MappingSpec, env: CompileEnv, problems: list[str]) -> tuple[s
         **_RUNTIME,
         "_read_key": key_reader(KEY_DECODERS[spec.key_format]),
         "_now": now_reader(env.clock),
-        "_timestamp": _timestamp_check(spec.future_timestamps, env.clock),
+        "_timestamp": _timestamp_check(future_guard(spec.future_timestamps, spec.future_tolerance_s, env.clock)),
         **ns.globals,
     }
     return source, names
@@ -210,7 +199,7 @@ class CompiledMapping:
         route: Route,
         entity: Entity,
         source: str,
-        envelope: Envelope,
+        envelope: Envelope | EdgeEvent,
         xdm_schema: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = spec.name
@@ -231,7 +220,7 @@ class CompiledMapping:
         return f"CompiledMapping(name={self.name!r}, xdm_class={self.xdm_class!r}, topics={self.topics!r})"
 
     def map(self, record: SourceRecord, value: Any, key: Any = UNSET) -> dict[str, Any]:
-        """The DCS envelope for one decoded record; raises only MappingError."""
+        """The DCS envelope (or Edge event) for one decoded record; raises only MappingError."""
         try:
             return self.envelope.wrap(self._entity(record, value, key))
         except MappingError:
@@ -249,7 +238,7 @@ def compile_mapping(
     spec: MappingSpec,
     raw_spec: Mapping[str, Any],
     route: Route,
-    envelope: Envelope,
+    envelope: Envelope | EdgeEvent,
     env: CompileEnv,
     problems: list[str],
     xdm_schema: Mapping[str, Any] | None = None,

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connector.aep.headers import header_value_problem, url_problem
 from connector.config import MappingSource
 from connector.mapping.functions import lookup_table
+from connector.mapping.timestamps import FUTURE_TOLERANCE_S, MAX_FUTURE_TOLERANCE_S
 from connector.mapping.values import clean
 
 XDM_CLASSES = ("profile", "experienceevent")
@@ -21,6 +23,7 @@ FORMATS = ("json", "avro", "avro-plain")
 KEY_FORMATS = ("string", "json", "avro", "none")
 AUTH_STATES = ("ambiguous", "authenticated", "loggedOut")
 FUTURE_POLICIES = ("reject", "clamp")
+DESTINATIONS = ("dcs", "edge")
 SYSTEM_FIELDS = frozenset({"_id", "_repo", "_experience"})
 _SEGMENT = re.compile(r"^[A-Za-z_@][A-Za-z0-9_@-]*$")
 _VAR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -31,7 +34,8 @@ KNOWN_KEYS = frozenset(
     {
         "name", "description", "topics", "format", "avro_schema", "key_format", "xdm_class", "schema_id",
         "schema_version", "dataset_id", "tenant", "source_name", "flow_id", "inlet_url", "ims_org", "event_id",
-        "future_timestamps", "xdm_schema", "identities", "allow_no_identity", "fields", "lookups",
+        "future_timestamps", "future_tolerance_s", "xdm_schema", "identities", "allow_no_identity", "fields", "lookups",
+        "destination", "datastream_id", "datastream_overrides",
     }
 )  # fmt: skip
 
@@ -91,15 +95,23 @@ class MappingSpec:
     ims_org: str | None
     event_id: str | None
     future_timestamps: str
+    future_tolerance_s: float
     xdm_schema: Path | None
     identities: tuple[IdentitySpec, ...]
     allow_no_identity: bool
     fields: Obj
     lookups: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    destination: str = "dcs"
+    datastream_id: str | None = None
+    datastream_overrides: Mapping[str, Any] | None = None
 
     @property
     def is_event(self) -> bool:
         return self.xdm_class == "experienceevent"
+
+    @property
+    def is_edge(self) -> bool:
+        return self.destination == "edge"
 
 
 class _Reader:
@@ -123,6 +135,20 @@ class _Reader:
             self.problems.append(f"{key}: must not be empty")
             return default
         return v
+
+    def header_value(self, key: str) -> str | None:
+        """An override of an `aep` value that is sent as an HTTP header."""
+        v = self.text(key)
+        if v is not None and (problem := header_value_problem(v)) is not None:
+            self.problems.append(f"{key}: {problem}")
+        return v
+
+    def seconds(self, key: str, default: float, maximum: float) -> float:
+        v = self.raw.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= maximum:
+            self.problems.append(f"{key}: expected a number of seconds from 0 to {maximum:g}, got {v!r}")
+            return default
+        return float(v)
 
     def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
         v = self.text(key, default)
@@ -167,10 +193,15 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
     xdm_class = r.choice("xdm_class", "experienceevent", XDM_CLASSES)
     if "xdm_class" not in raw:
         problems.append(f"xdm_class: is required ({' | '.join(XDM_CLASSES)})")
+    destination = r.choice("destination", "dcs", DESTINATIONS)
+    edge = destination == "edge"
     tenant = r.text("tenant")
     if tenant is not None:
         tenant = tenant.removeprefix("_")
     inlet_url = r.text("inlet_url")
+    if inlet_url is not None and (problem := url_problem(inlet_url)) is not None:
+        problems.append(f"inlet_url: {problem}")
+        inlet_url = None
     if inlet_url is not None and (not inlet_url.startswith(("http://", "https://")) or "/collection/" not in inlet_url):
         problems.append(f"inlet_url: must look like https://dcs.adobedc.net/collection/<inletId>, got {inlet_url!r}")
     event_id = r.text("event_id")
@@ -189,23 +220,63 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
         avro_schema=avro_schema,
         key_format=r.choice("key_format", "string", KEY_FORMATS),
         xdm_class=xdm_class,
-        schema_id=r.text("schema_id", "", required=True) or "",
+        schema_id=r.text("schema_id", "", required=not edge) or "",
         schema_version=r.text("schema_version", "1") or "1",
-        dataset_id=r.text("dataset_id", "", required=True) or "",
+        dataset_id=r.text("dataset_id", "", required=not edge) or "",
         tenant=tenant,
         source_name=r.text("source_name"),
-        flow_id=r.text("flow_id"),
+        flow_id=r.header_value("flow_id"),
         inlet_url=inlet_url,
-        ims_org=r.text("ims_org"),
+        ims_org=r.header_value("ims_org"),
         event_id=event_id,
         future_timestamps=r.choice("future_timestamps", "reject", FUTURE_POLICIES),
+        future_tolerance_s=r.seconds("future_tolerance_s", FUTURE_TOLERANCE_S, MAX_FUTURE_TOLERANCE_S),
         xdm_schema=r.path("xdm_schema", source.base_dir),
         identities=identities,
         allow_no_identity=allow_no_identity,
         fields=fields,
         lookups=_lookups(raw.get("lookups"), problems),
+        destination=destination,
+        datastream_id=r.text("datastream_id", required=edge),
+        datastream_overrides=_overrides(raw.get("datastream_overrides"), problems),
     )
+    _check_destination(spec, raw, problems)
     return spec, problems
+
+
+def _overrides(raw: Any, problems: list[str]) -> dict[str, Any] | None:
+    """`datastream_overrides`: the request's `meta.configOverrides` ({com_adobe_analytics: {reportSuites: [..]}})."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not raw or not all(isinstance(v, dict) for v in raw.values()):
+        problems.append(
+            "datastream_overrides: must be a mapping of service -> settings, e.g. "
+            "{com_adobe_experience_platform: {datasets: {event: {datasetId: ...}}}}"
+        )
+        return None
+    return dict(raw)
+
+
+_DCS_ONLY = ("inlet_url", "flow_id")  # schema_id, dataset_id, source_name: ignored (the datastream decides)
+_EDGE_ONLY = ("datastream_id", "datastream_overrides")
+
+
+def _check_destination(spec: MappingSpec, raw: Mapping[str, Any], problems: list[str]) -> None:
+    """What each destination carries: the Edge Network takes ExperienceEvents with an identity, to a datastream."""
+    given = [k for k in (_DCS_ONLY if spec.is_edge else _EDGE_ONLY) if raw.get(k) is not None]
+    for key in given:
+        problems.append(f"{key}: only used with destination {'dcs' if spec.is_edge else 'edge'}")
+    if not spec.is_edge:
+        return
+    if not spec.is_event:
+        problems.append(
+            "destination: edge carries ExperienceEvents only; send Profile records to DCS (destination: dcs)"
+        )
+    if spec.allow_no_identity:
+        problems.append(
+            "allow_no_identity: the Edge Network needs an identity on every event "
+            "(explicitly primary on the authenticated host): map identities instead"
+        )
 
 
 def _topics(raw: Any, problems: list[str]) -> tuple[str, ...]:

@@ -3,7 +3,12 @@
 `clean` is applied to every mapped value: null, "", {} and [] (and NaN/infinity, which JSON
 cannot carry) become None, which the caller leaves out; nested containers are rebuilt without
 them; Avro logical types become JSON types (datetime -> RFC 3339 UTC, date -> YYYY-MM-DD,
-time -> HH:MM:SS[.ffffff], Decimal -> float, UUID -> str, bytes -> base64).
+time -> HH:MM:SS[.ffffff], UUID -> str, bytes -> base64).
+
+Exact decimals: a Decimal (an Avro `decimal`, a JSON number too long for a double) stays a
+Decimal and is written as a JSON number with exactly its digits (`json_bytes`, `decimal_text`):
+9999999999999999.99 arrives as 9999999999999999.99, 12.50 as 12.50. Only `to_float` makes a
+double of it.
 """
 
 from __future__ import annotations
@@ -15,9 +20,8 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import orjson
-
 from connector.mapping.timestamps import rfc3339
+from connector.numbers import decimal_text, json_bytes
 
 
 def clean(v: Any) -> Any:
@@ -45,6 +49,8 @@ def clean(v: Any) -> Any:
 
 
 def _clean_other(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return v if v.is_finite() else None
     if isinstance(v, str):
         return str(v) if v else None
     if isinstance(v, bool | int):
@@ -68,7 +74,7 @@ def convert_scalar(v: Any) -> Any:
     if isinstance(v, time):
         return v.isoformat()
     if isinstance(v, Decimal):
-        return float(v) if v.is_finite() else None
+        return v if v.is_finite() else None
     if isinstance(v, UUID):
         return str(v)
     if isinstance(v, bytes | bytearray | memoryview):
@@ -93,7 +99,9 @@ def to_text(v: Any) -> str | None:
         return repr(v)
     if isinstance(v, str):
         return str(v)
+    if isinstance(v, Decimal):
+        return decimal_text(v) if v.is_finite() else None
     if isinstance(v, dict | list | tuple):
-        return orjson.dumps(clean(v) or ({} if isinstance(v, dict) else [])).decode()
+        return json_bytes(clean(v) or ({} if isinstance(v, dict) else [])).decode()
     converted = convert_scalar(v)
     return None if converted is None else str(converted)

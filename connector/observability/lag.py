@@ -28,12 +28,18 @@ class LagMonitor:
         self._thread: threading.Thread | None = None
         self._labels: set[tuple[str, str]] = set()
         self._failing = False
+        self._missing: list[str] = []
+        self.last_total: int | None = None  # total lag at the last successful refresh (the progress line reads it)
 
     def refresh(self) -> list[LagRow]:
         """Read the lag once and publish it; partitions no longer reported lose their series."""
         if self._reader is None:
             self._reader = LagReader.for_kafka(self._kafka, timeout_s=max(1.0, min(10.0, self._interval * 2)))
         rows = self._reader.rows(self._kafka.group_id, self._kafka.topics)
+        self.last_total = sum(r.lag for r in rows)
+        if self._reader.missing != self._missing and self._reader.missing:
+            log.warning("subscribed_topics_missing", topics=self._reader.missing)
+        self._missing = list(self._reader.missing)
         labels: set[tuple[str, str]] = set()
         for r in rows:
             key = (r.topic, str(r.partition))

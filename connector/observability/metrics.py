@@ -14,7 +14,10 @@ _P = "aep_connector_"
 
 RECORDS_CONSUMED = Counter(_P + "records_consumed_total", "Records read from Kafka", ["topic"], registry=REGISTRY)
 RECORDS_DELIVERED = Counter(
-    _P + "records_delivered_total", "Records accepted by DCS", ["mapping", "inlet"], registry=REGISTRY
+    _P + "records_delivered_total",
+    "Records accepted by AEP (inlet: the DCS inlet id, or the Edge datastream id)",
+    ["mapping", "destination", "inlet"],
+    registry=REGISTRY,
 )
 RECORDS_DEAD_LETTERED = Counter(
     _P + "records_dead_lettered_total",
@@ -69,4 +72,18 @@ COMMITTED_OFFSET = Gauge(
 END_OFFSET = Gauge(
     _P + "end_offset", "High watermark of the partition", ["topic", "partition"], registry=REGISTRY,
     multiprocess_mode="mostrecent",
+)
+EDGE_REQUEST_SECONDS = Histogram(
+    _P + "edge_request_seconds",
+    "Edge Network collect request latency by HTTP status ('error' for transport failures)",
+    ["status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY,
+)
+EDGE_RETRIES = Counter(_P + "edge_retries_total", "Edge Network request retries by cause", ["cause"], registry=REGISTRY)
+EDGE_ERRORS = Counter(
+    _P + "edge_errors_total",
+    "Edge Network problems seen, by EXEG code (fatal answers, 207 upstream errors and warnings)",
+    ["code"],
+    registry=REGISTRY,
 )

@@ -166,6 +166,10 @@ class ObservabilityServer:
     def port(self) -> int:
         return int(self._httpd.server_address[1])
 
+    @property
+    def lag(self) -> LagMonitor | None:
+        return self._lag
+
     def start(self) -> ObservabilityServer:
         self._thread.start()
         if self._lag is not None:
@@ -189,7 +193,7 @@ def start_observability(
     *,
     checks: Checks | None = None,
     registry: CollectorRegistry = REGISTRY,
-) -> Callable[[], None]:
+) -> ObservabilityServer:
     """Serve /metrics, /healthz and /readyz on metrics_host:metrics_port and refresh the lag gauges.
 
     `checks` replaces the health checks of `worker` (a supervisor passes its children's); `registry`

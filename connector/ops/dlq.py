@@ -2,7 +2,13 @@
 
 Replay re-publishes dead-lettered records (original key, value and headers, without the error
 headers) to their original topic (`__connect.errors.topic`) or to a chosen one, and adds
-`__aep.replay.of=<dlq topic>/<partition>/<offset>` so duplicates are detectable. Progress is the
+`__aep.replay.of=<dlq topic>/<partition>/<offset>` so duplicates are detectable, and
+`__aep.replay.count=<n>`: how often this record has been replayed. The worker keeps a record's
+headers when it dead-letters it, so a replayed record that fails again arrives in the dead-letter
+topic with its lineage (each dead letter's `replay.of` names the one it was replayed from). A
+dead letter already replayed `max_replays` times (default 1: it was replayed, and failed again)
+is passed over unless forced, and reported: replaying a cause that is not fixed never loops.
+Progress is the
 committed offset of the consumer group `<group>.dlq-replay`, and it moves only in this order:
   1. consume a chunk of dead letters (up to the end offsets captured at start);
   2. produce them (acks=all, idempotent) and flush: every record is acknowledged by the broker;
@@ -35,6 +41,8 @@ from connector.ops.clients import connection_config
 log = structlog.get_logger(__name__)
 
 REPLAY_HEADER = "__aep.replay.of"
+REPLAY_COUNT = "__aep.replay.count"
+REPLAY_HEADERS = frozenset({REPLAY_HEADER, REPLAY_COUNT})
 PAUSE_ENV = "AEP_CONNECTOR_DLQ_REPLAY_PAUSE_S"  # test hook: sleep after each committed chunk
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -102,6 +110,14 @@ class DeadLetter:
         value = self.header(H_TIME)
         return int(value) if value and value.isdigit() else self.timestamp_ms
 
+    @property
+    def replay_count(self) -> int:
+        """How often this record was replayed before it failed again (0: an original failure)."""
+        count = self.header(REPLAY_COUNT)
+        if count is not None and count.isdigit():
+            return int(count)
+        return 1 if self.header(REPLAY_HEADER) is not None else 0  # marked before counts were kept
+
     def matches(self, reason: str | None, since_ms: int | None) -> bool:
         if reason is not None and self.reason != reason:
             return False
@@ -109,9 +125,13 @@ class DeadLetter:
         return since_ms is None or (when is not None and when >= since_ms)
 
     def replay_headers(self, dlq_topic: str) -> Headers:
-        """The original headers without the error headers (and any older replay mark), plus the replay mark."""
-        kept = [(k, v) for k, v in self.headers if k not in ERROR_HEADERS and k != REPLAY_HEADER]
-        return [*kept, (REPLAY_HEADER, f"{dlq_topic}/{self.partition}/{self.offset}".encode())]
+        """The original headers without the error headers and older replay marks, plus this replay's marks."""
+        kept = [(k, v) for k, v in self.headers if k not in ERROR_HEADERS and k not in REPLAY_HEADERS]
+        return [
+            *kept,
+            (REPLAY_HEADER, f"{dlq_topic}/{self.partition}/{self.offset}".encode()),
+            (REPLAY_COUNT, str(self.replay_count + 1).encode()),
+        ]
 
 
 class _Scan:
@@ -204,6 +224,7 @@ class InspectReport:
     by_reason: Counter[str] = field(default_factory=Counter)
     by_topic: Counter[str] = field(default_factory=Counter)
     by_stage: Counter[str] = field(default_factory=Counter)
+    by_replay_count: Counter[int] = field(default_factory=Counter)
     samples: list[DeadLetter] = field(default_factory=list)
 
 
@@ -231,6 +252,7 @@ def inspect(
                 report.by_reason[dl.reason] += 1
                 report.by_topic[dl.source_topic or "?"] += 1
                 report.by_stage[dl.header(H_STAGE) or "?"] += 1
+                report.by_replay_count[dl.replay_count] += 1
                 if len(report.samples) < limit:
                     report.samples.append(dl)
     except KafkaException as exc:
@@ -247,6 +269,7 @@ class ReplayReport:
     replayed: int = 0
     skipped: int = 0
     no_origin: int = 0
+    already_replayed: int = 0  # passed over: replayed max_replays times already, and failed again
     chunks: int = 0
     by_target: Counter[str] = field(default_factory=Counter)
     start: dict[int, int] = field(default_factory=dict)
@@ -261,6 +284,7 @@ class ReplayOptions:
     dry_run: bool = False
     chunk_size: int = 500
     timeout_s: float = 10.0
+    max_replays: int | None = 1  # None (--force): replay whatever its lineage
 
 
 class Replayer:
@@ -338,6 +362,11 @@ class Replayer:
             target = dl.source_topic if self._opt.to == "original" else self._opt.to
             if not target or target == self._topic:
                 report.no_origin += 1
+                report.skipped += 1
+                continue
+            limit = self._opt.max_replays
+            if limit is not None and dl.replay_count >= limit:
+                report.already_replayed += 1
                 report.skipped += 1
                 continue
             report.replayed += 1

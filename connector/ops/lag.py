@@ -25,6 +25,7 @@ from confluent_kafka.admin._listoffsets import OffsetSpec  # confluent_kafka.adm
 
 from connector.config import KafkaSettings
 from connector.errors import RetriableError
+from connector.observability.librdkafka import client_callbacks
 from connector.ops.clients import connection_config
 
 Key = tuple[str, int]
@@ -51,6 +52,19 @@ def resolve_topics(patterns: Iterable[str], available: Iterable[str]) -> list[st
         else:
             out.add(pattern)
     return sorted(out)
+
+
+def missing_topics(patterns: Iterable[str], available: Iterable[str]) -> list[str]:
+    """Config entries that name no existing topic: a missing name, or a ^regex that matches none."""
+    names = set(available)
+    out: list[str] = []
+    for pattern in patterns:
+        if pattern.startswith("^"):
+            if not resolve_topics([pattern], names):
+                out.append(pattern)
+        elif pattern not in names:
+            out.append(pattern)
+    return out
 
 
 def compute_rows(
@@ -91,8 +105,12 @@ class ConsumerCommitted:
         consumer = self._consumers.get(group)
         if consumer is None:
             conf = {**self._config, "group.id": group, "enable.auto.commit": False, "log_level": 3}
-            consumer = self._consumers[group] = Consumer(conf, logger=None)
-        parts = consumer.committed([KafkaTP(t, p) for t, p in keys], timeout=self._timeout)
+            conf.update(client_callbacks("lag_reader", str(conf.get("bootstrap.servers", ""))))
+            consumer = self._consumers[group] = Consumer(conf)
+        try:
+            parts = consumer.committed([KafkaTP(t, p) for t, p in keys], timeout=self._timeout)
+        finally:
+            consumer.poll(0)  # serves the log callbacks (never joins the group: nothing is subscribed)
         return {(tp.topic, tp.partition): tp.offset for tp in parts if tp.error is None and tp.offset >= 0}
 
     def close(self) -> None:
@@ -111,8 +129,12 @@ class LagReader:
         admin: Any = None,
         committed: CommittedReader | None = None,
     ) -> None:
-        self._admin = admin if admin is not None else AdminClient(dict(admin_config), logger=None)
+        if admin is None:
+            bootstrap = str(admin_config.get("bootstrap.servers", ""))
+            admin = AdminClient({**admin_config, **client_callbacks("lag_reader", bootstrap)})
+        self._admin = admin
         self._timeout = timeout_s
+        self.missing: list[str] = []  # subscribed names / ^regexes that matched no topic at the last rows()
         self._committed = committed if committed is not None else ConsumerCommitted(admin_config, timeout_s)
 
     @classmethod
@@ -124,6 +146,7 @@ class LagReader:
         try:
             available = self._partitions()
             names = list(topics)
+            self.missing = missing_topics(names, available)
             wanted = set(resolve_topics(names, available)) if names else set(available)
             parts = {t: available[t] for t in wanted if t in available}
             keys = [(t, p) for t, ps in parts.items() for p in ps]
@@ -135,6 +158,8 @@ class LagReader:
             start = self._offsets([k for k in keys if k not in committed], OffsetSpec.earliest())  # type: ignore[no-untyped-call]
         except KafkaException as exc:
             raise RetriableError(f"cannot read the lag of group {group!r}: {exc}") from None
+        finally:
+            self._admin.poll(0)  # serves the log callbacks
         return compute_rows(parts, committed, end, start)
 
     def _partitions(self) -> dict[str, list[int]]:
@@ -153,8 +178,8 @@ class LagReader:
         return {(tp.topic, tp.partition): f.result(timeout=self._timeout).offset for tp, f in futures.items()}
 
 
-def format_table(group: str, rows: Sequence[LagRow]) -> str:
-    """A fixed-width table with a total line, for the terminal."""
+def format_table(group: str, rows: Sequence[LagRow], missing: Sequence[str] = ()) -> str:
+    """A fixed-width table with a total line (and the subscribed topics that do not exist), for the terminal."""
     header = ("TOPIC", "PARTITION", "COMMITTED", "END", "LAG")
     body = [
         (r.topic, str(r.partition), "-" if r.committed is None else str(r.committed), str(r.end), str(r.lag))
@@ -168,13 +193,17 @@ def format_table(group: str, rows: Sequence[LagRow]) -> str:
 
     out = [f"group {group}", line(header), *(line(b) for b in body)]
     out.append(f"total lag {total_lag(rows)} over {len(rows)} partition(s)")
+    for topic in missing:
+        what = "matches no topic" if topic.startswith("^") else "does not exist"
+        out.append(f"MISSING {topic}: subscribed in kafka.topics but {what} (the worker reads nothing from it)")
     return "\n".join(out)
 
 
-def as_json(group: str, rows: Sequence[LagRow]) -> dict[str, Any]:
+def as_json(group: str, rows: Sequence[LagRow], missing: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "group": group,
         "total_lag": total_lag(rows),
+        "missing_topics": list(missing),
         "partitions": [
             {"topic": r.topic, "partition": r.partition, "committed": r.committed, "end": r.end, "lag": r.lag}
             for r in rows

@@ -49,18 +49,25 @@ def main(config: str, index: int, conn: Connection) -> None:
     from connector.app import build_worker, compile_plan
     from connector.config import load_settings
     from connector.errors import ConfigError, FatalError
+    from connector.observability.events import close_all
     from connector.observability.logging import configure_logging, register_settings_secrets
+    from connector.observability.progress import start_progress
+    from connector.observability.startup import starting_fields
 
     structlog.contextvars.bind_contextvars(process=index)
-    log = structlog.get_logger("connector.processes")
+    log = structlog.get_logger("connector.run")
     try:
         settings = load_settings(config)
         register_settings_secrets(settings)
         configure_logging(settings.observability.log_format, settings.observability.log_level)
-        worker = build_worker(compile_plan(settings))
+        plan = compile_plan(settings)
+        log.info("connector_starting", **starting_fields(settings, plan.mappings))
+        worker = build_worker(plan)
     except (ConfigError, FatalError) as exc:
-        print(f"fatal: {exc}", file=sys.stderr, flush=True)
+        close_all()
+        log.error("connector_failed", stage="start", error=str(exc))
         sys.exit(EXIT_FATAL)
+    progress = start_progress(settings, worker) if settings.observability.progress_interval_s > 0 else None
 
     def stop(signum: int, _: FrameType | None) -> None:
         log.info("signal_received", signal=signal.Signals(signum).name)
@@ -71,14 +78,18 @@ def main(config: str, index: int, conn: Connection) -> None:
     done = threading.Event()
     reporter = threading.Thread(target=_report, args=(worker.status, conn, done), name="status", daemon=True)
     reporter.start()
+    code = 0
     try:
         worker.run()
     except FatalError as exc:
-        log.error("worker_fatal", error=str(exc))
-        sys.exit(EXIT_FATAL)
+        log.error("connector_failed", stage="run", error=str(exc))
+        code = EXIT_FATAL
     finally:
         done.set()
         reporter.join(2.0)
         with contextlib.suppress(OSError, RuntimeError):
             conn.send(snapshot(worker.status))
-    sys.exit(0)
+        if progress is not None:
+            progress.close()
+        close_all()
+    sys.exit(code)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import fastavro
@@ -125,9 +125,7 @@ class RegistryClient:
         self._secrets = tuple(s for s in (basic_auth[1] if basic_auth else None, bearer_token) if s)
 
     @classmethod
-    def from_settings(
-        cls, settings: SchemaRegistrySettings, session: requests.Session | None = None
-    ) -> RegistryClient:
+    def from_settings(cls, settings: SchemaRegistrySettings, session: requests.Session | None = None) -> Self:
         if not settings.url:
             raise ValueError("schema_registry.url is not set")
         basic = None
@@ -168,7 +166,7 @@ class RegistryClient:
 
     def check(self) -> None:
         """Raise unless the registry answers an authenticated request (for `check` and start-up)."""
-        self._get("/schemas/types", "the list of schema types")
+        self._request("GET", "/schemas/types", "the list of schema types")  # a JSON array, not an object
 
     def _parse(self, body: Mapping[str, Any], what: str) -> ParsedSchema:
         schema_type = body.get("schemaType") or "AVRO"
@@ -205,8 +203,17 @@ class RegistryClient:
                 raise DecodeError("invalid-schema", f"{ref_what} is not a valid Avro schema: {exc}") from None
 
     def _get(self, path: str, what: str) -> dict[str, Any]:
+        body = self._request("GET", path, what)
+        if not isinstance(body, dict):
+            raise RetriableError(f"schema registry {self.url} sent a body that is not a JSON object for {what}")
+        return body
+
+    def _request(self, method: str, path: str, what: str, payload: Any = None) -> Any:
+        """One request; the JSON answer, or the exception `classify_response` names (RetriableError if not JSON)."""
         try:
-            response = self._session.get(self._url + path, timeout=(self._timeout, self._timeout), verify=self._verify)
+            response = self._session.request(
+                method, self._url + path, json=payload, timeout=(self._timeout, self._timeout), verify=self._verify
+            )
         except requests.exceptions.SSLError as exc:
             text = self._scrub(str(exc))
             if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
@@ -226,12 +233,9 @@ class RegistryClient:
         if error is not None:
             raise error
         try:
-            body = orjson.loads(response.content)
+            return orjson.loads(response.content)
         except orjson.JSONDecodeError:
-            body = None
-        if not isinstance(body, dict):
-            raise RetriableError(f"schema registry {self.url} sent a body that is not a JSON object for {what}")
-        return body
+            raise RetriableError(f"schema registry {self.url} sent a body that is not JSON for {what}") from None
 
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:

@@ -20,9 +20,11 @@ def test_demo_exits_0_with_a_summary() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "delivered   85 records accepted by AEP" in out
-    assert "dead-letter 6 records" in out
-    for reason in ("invalid-json", "tombstone", "corrupt-avro", "future-timestamp", "missing-identity", "aep-rejected"):
+    assert "delivered   105 records accepted by AEP" in out
+    assert "of them 20 through the Edge Network" in out
+    assert "dead-letter 7 records" in out
+    reasons = ("invalid-json", "tombstone", "corrupt-avro", "future-timestamp", "missing-identity", "aep-rejected")
+    for reason in (*reasons, "edge-rejected"):
         assert f"- {reason}" in out, reason
     assert '"loyaltyID": "fstarr7@answers.com"' in out
     assert "middleName" not in out, "empty values never reach AEP"

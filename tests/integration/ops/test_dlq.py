@@ -37,6 +37,7 @@ from tests.integration.ops.helpers import MAPPINGS, ROOT, profile_messages, star
 pytestmark = pytest.mark.integration
 
 REPLAY_COUNT = 20_000
+REPLAY_COUNT_HEADER = "__aep.replay.count"
 
 
 
@@ -237,3 +238,64 @@ def _loyalty_id(record: dict[str, Any]) -> str:
     text = json.dumps(record)
     start = text.index('"loyaltyID": "') + len('"loyaltyID": "')
     return text[start : text.index('"', start)]
+
+
+def _dlq_args(config: Path, command: str, **extra: Any) -> argparse.Namespace:
+    base: dict[str, Any] = {"config": str(config), "dlq_command": command, "topic": None, "reason": None, "since": None}
+    if command == "inspect":
+        base.update(limit=0, json=True)
+    else:
+        base.update(to="original", dry_run=False, replay_group=None, chunk_size=500, max_replays=1, force=False)
+    return argparse.Namespace(**{**base, **extra})
+
+
+def test_replay_of_an_unfixed_cause_does_not_loop(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path, emulator: EmulatorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Replayed with the cause unfixed, records come back with their lineage; the next replay passes them over."""
+    topic, dlq = f"{unique_name}-profiles", f"{unique_name}-dlq"
+    create_topic(kafka_bootstrap, topic, partitions=1)
+    create_topic(kafka_bootstrap, dlq, partitions=1)
+    broken = write_config(
+        tmp_path / "broken.yaml",
+        bootstrap=kafka_bootstrap,
+        group=f"{unique_name}-group",
+        topic=topic,
+        dlq=dlq,
+        aep={"inlet_url": emulator.inlet_url(emulator.create_inlet())},
+        mapping_overrides={"fields": _broken_fields()},
+    )
+    produce(kafka_bootstrap, topic, profile_messages(10))
+
+    def dead_letter_round(total: int) -> None:
+        running = start_worker(broken)
+        try:
+            wait_for(lambda: running.worker.status.dead_lettered == 10, 60, f"{total} dead letters in all")
+        finally:
+            running.stop()
+
+    dead_letter_round(10)
+    assert dlq_command.main(_dlq_args(broken, "replay")) == 0
+    assert "replayed 10, skipped 0" in capsys.readouterr().out
+    dead_letter_round(20)  # the cause is not fixed: the replayed copies are dead-lettered again
+
+    again = [m for m in _read_all(kafka_bootstrap, dlq, 20) if dict(m.headers()).get(REPLAY_COUNT_HEADER)]
+    assert len(again) == 10
+    for m in again:
+        headers = dict(m.headers())
+        assert headers[REPLAY_COUNT_HEADER] == b"1"
+        assert headers[REPLAY_HEADER].startswith(f"{dlq}/0/".encode())
+        assert headers[H_REASON] == b"bad-timestamp"
+    assert dlq_command.main(_dlq_args(broken, "inspect")) == 0
+    assert json.loads(capsys.readouterr().out)["by_replay_count"] == {"0": 10, "1": 10}
+
+    before = _read_all(kafka_bootstrap, topic, 20, timeout_s=10)
+    assert dlq_command.main(_dlq_args(broken, "replay")) == 0
+    out = capsys.readouterr().out
+    assert "replayed 0, skipped 10 (no origin topic: 0, already replayed: 10)" in out
+    assert "their cause is not fixed" in out
+    assert len(_read_all(kafka_bootstrap, topic, 20, timeout_s=10)) == len(before) == 20  # nothing re-published
+
+    forced = _dlq_args(broken, "replay", force=True, dry_run=True, replay_group=f"{unique_name}-forced")
+    assert dlq_command.main(forced) == 0
+    assert "would replay 20, skipped 0" in capsys.readouterr().out

@@ -136,12 +136,11 @@ def test_integer_id_becomes_a_string_and_event_id_expression_is_used() -> None:
         ("2020-03-03 06:34:55", "2020-03-03T06:34:55Z"),
         (1583217295, "2020-03-03T06:34:55Z"),
         (1583217295123, "2020-03-03T06:34:55.123Z"),
-        ("1583217295123", "2020-03-03T06:34:55.123Z"),
         (datetime(2020, 3, 3, 6, 34, 55, tzinfo=UTC), "2020-03-03T06:34:55Z"),
     ],
 )
 def test_event_timestamp_is_normalised_to_rfc3339_utc(ts: Any, expected: str) -> None:
-    """ISO text with offsets, epoch s/ms (numbers or digits) and datetimes all become UTC 'Z' text."""
+    """ISO text with offsets, epoch s/ms numbers and datetimes all become UTC 'Z' text."""
     assert _entity(EVENT, {"email": "a@b.c", "ts": ts})["timestamp"] == expected
 
 
@@ -179,7 +178,7 @@ def test_type_error_names_target_and_expression() -> None:
 
 def test_required_field_missing_is_an_error() -> None:
     """{expr: ..., required: true} turns a missing value into a MappingError."""
-    err = _error(EVENT + "  _acme.code: {expr: value.code, required: true}\n", {"email": "a@b.c", "ts": 1})
+    err = _error(EVENT + "  _acme.code: {expr: value.code, required: true}\n", {"email": "a@b.c", "ts": 1583217295})
     assert err.target == "_acme.code" and err.reason == "mapping-failed"
 
 
@@ -222,7 +221,7 @@ def test_each_builds_arrays_of_objects_and_scalars() -> None:
     )
     value = {
         "email": "a@b.c",
-        "ts": 1,
+        "ts": 1583217295,
         "cur": "eur",
         "lines": [{"sku": "A", "qty": "2"}, {"sku": ""}, {}],
         "tags": ["x", "", None, "y"],
@@ -239,8 +238,8 @@ def test_each_builds_arrays_of_objects_and_scalars() -> None:
 def test_each_over_empty_or_single_object() -> None:
     """An empty list maps to nothing; a single object is treated as a one-element list."""
     spec = EVENT + "  _acme.items: {each: value.items, as: it, fields: {n: it.n}}\n"
-    assert "_acme" not in _entity(spec, {"email": "a@b.c", "ts": 1, "items": []})
-    assert _entity(spec, {"email": "a@b.c", "ts": 1, "items": {"n": 1}})["_acme"] == {"items": [{"n": 1}]}
+    assert "_acme" not in _entity(spec, {"email": "a@b.c", "ts": 1583217295, "items": []})
+    assert _entity(spec, {"email": "a@b.c", "ts": 1583217295, "items": {"n": 1}})["_acme"] == {"items": [{"n": 1}]}
 
 
 def test_record_metadata_key_and_headers() -> None:
@@ -263,14 +262,14 @@ def test_record_metadata_key_and_headers() -> None:
         "offset": 9,
         "topic": "t",
     }
-    entity = _entity(spec, {"email": "a@b.c", "ts": 1}, **rec_kw)
+    entity = _entity(spec, {"email": "a@b.c", "ts": 1583217295}, **rec_kw)
     assert entity["_acme"] == {"k": 7, "h": "abc", "where": "t/0/9", "kafkaTs": "2020-03-03T06:34:55Z"}
 
 
 def test_decoded_key_can_be_passed_by_the_avro_decoder() -> None:
     """map(..., key=decoded) overrides decoding record.key."""
     m = compile_one(EVENT + "  _acme.k: key.id\n")
-    env = m.map(record(key=b"not json"), {"email": "a@b.c", "ts": 1}, key={"id": "K"})
+    env = m.map(record(key=b"not json"), {"email": "a@b.c", "ts": 1583217295}, key={"id": "K"})
     assert env["body"]["xdmEntity"]["_acme"] == {"k": "K"}
 
 
@@ -278,11 +277,11 @@ def test_undecodable_key_is_a_mapping_error() -> None:
     """A json key that is not JSON fails only the records that use it, as a MappingError."""
     m = compile_one("key_format: json\n" + EVENT + "  _acme.k: key.id\n")
     with pytest.raises(MappingError) as info:
-        m.map(record(key=b"{oops"), {"email": "a@b.c", "ts": 1})
+        m.map(record(key=b"{oops"), {"email": "a@b.c", "ts": 1583217295})
     assert info.value.target == "_acme.k"
 
 
-@pytest.mark.parametrize("value", [None, [], "text", 3, {"email": {"nested": 1}, "ts": 1}])
+@pytest.mark.parametrize("value", [None, [], "text", 3, {"email": {"nested": 1}, "ts": 1583217295}])
 def test_odd_values_raise_only_mapping_error(value: Any) -> None:
     """Non-object values or wrong shapes never raise anything but MappingError."""
     with pytest.raises(MappingError):
@@ -292,7 +291,8 @@ def test_odd_values_raise_only_mapping_error(value: Any) -> None:
 def test_literal_strings_two_ways() -> None:
     """A quoted YAML string and {literal: ...} are both literals; bare numbers and booleans too."""
     spec = EVENT + "  _acme:\n    a: \"'Silver'\"\n    b: {literal: Gold}\n    c: 3\n    d: true\n"
-    assert _entity(spec, {"email": "a@b.c", "ts": 1})["_acme"] == {"a": "Silver", "b": "Gold", "c": 3, "d": True}
+    entity = _entity(spec, {"email": "a@b.c", "ts": 1583217295})
+    assert entity["_acme"] == {"a": "Silver", "b": "Gold", "c": 3, "d": True}
 
 
 def test_nested_each_sees_outer_loop_variables() -> None:
@@ -312,5 +312,6 @@ def test_nested_each_sees_outer_loop_variables() -> None:
           ref: concat(o.id, ':', l.sku, ':', value.type)
 """
     )
-    value = {"email": "a@b.c", "ts": 1, "type": "T", "orders": [{"id": "A", "lines": [{"sku": "x"}, {"sku": "y"}]}]}
+    orders = [{"id": "A", "lines": [{"sku": "x"}, {"sku": "y"}]}]
+    value = {"email": "a@b.c", "ts": 1583217295, "type": "T", "orders": orders}
     assert _entity(spec, value)["_acme"]["orders"] == [{"id": "A", "lines": [{"ref": "A:x:T"}, {"ref": "A:y:T"}]}]

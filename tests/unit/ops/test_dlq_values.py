@@ -8,6 +8,8 @@ from connector.errors import FatalError
 from connector.kafka.dead_letter import H_MESSAGE, H_OFFSET, H_REASON, H_TIME, H_TOPIC
 from connector.ops.dlq import REPLAY_HEADER, DeadLetter, parse_since
 
+REPLAY_COUNT = "__aep.replay.count"
+
 NOW = 1_700_000_000.0
 
 
@@ -37,9 +39,23 @@ def _dl(**extra: bytes) -> DeadLetter:
 
 
 def test_replay_headers_drop_error_headers_and_mark_the_origin() -> None:
-    """Original headers stay in order; error headers and older replay marks go; the replay mark is added."""
-    dl = _dl(**{REPLAY_HEADER: b"x/0/1"})
-    assert dl.replay_headers("orders.dlq") == [("trace-id", b"t-1"), (REPLAY_HEADER, b"orders.dlq/2/17")]
+    """Original headers stay in order; error headers and older replay marks go; this replay's marks are added."""
+    dl = _dl()
+    assert dl.replay_count == 0
+    assert dl.replay_headers("orders.dlq") == [
+        ("trace-id", b"t-1"),
+        (REPLAY_HEADER, b"orders.dlq/2/17"),
+        (REPLAY_COUNT, b"1"),
+    ]
+
+
+def test_replay_lineage_counts_up_from_the_dead_letter() -> None:
+    """A dead letter of a replayed record carries its replay count, and the next replay counts one more."""
+    again = _dl(**{REPLAY_HEADER: b"orders.dlq/0/3", REPLAY_COUNT: b"1"})
+    assert again.replay_count == 1
+    assert again.replay_headers("orders.dlq")[-2:] == [(REPLAY_HEADER, b"orders.dlq/2/17"), (REPLAY_COUNT, b"2")]
+    legacy = _dl(**{REPLAY_HEADER: b"orders.dlq/0/3"})  # marked by a version that kept no count
+    assert legacy.replay_count == 1
 
 
 def test_filters_by_reason_and_failure_time() -> None:

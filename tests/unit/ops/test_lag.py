@@ -30,6 +30,9 @@ class FakeAdmin:
         meta["__consumer_offsets"] = SimpleNamespace(error=None, partitions={0: None})
         return SimpleNamespace(topics=meta)
 
+    def poll(self, timeout: float) -> int:
+        return 0
+
     def committed(self, group: str, keys: Any) -> dict[tuple[str, int], int]:
         """The CommittedReader the LagReader is given: commits of the asked partitions only."""
         return {k: o for k, o in self.commits.items() if k in set(keys)}
@@ -103,3 +106,11 @@ def test_monitor_publishes_gauges_and_drops_vanished_partitions() -> None:
     samples = {(s.labels["topic"], s.labels["partition"]) for s in next(iter(m.CONSUMER_LAG.collect())).samples}
     assert ("mon-a", "1") not in samples and ("mon-a", "0") in samples
     assert m.CONSUMER_LAG.labels("mon-a", "0")._value.get() == 6
+
+
+def test_missing_topics_are_names_absent_and_regexes_matching_nothing() -> None:
+    """A name not in the cluster and a ^regex that matches no (non-internal) topic are missing."""
+    from connector.ops.lag import missing_topics
+
+    available = ["a", "b-1", "__consumer_offsets"]
+    assert missing_topics(["a", "c", "^b-.*", "^__.*", "^z.*"], available) == ["c", "^__.*", "^z.*"]
