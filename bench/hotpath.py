@@ -38,6 +38,7 @@ from bench import workload
 from connector.config import AepSettings, MappingSource
 from connector.kafka.source import to_record
 from connector.mapping import CompiledMapping, compile_mappings
+from connector.mapping.envelope import encode as encode_envelope
 from connector.records import SourceRecord
 from connector.serde.json import JsonDeserializer
 
@@ -66,9 +67,7 @@ def messages(n: int) -> list[Any]:
 
 def encode(envelope: dict[str, Any]) -> bytes:
     """What the worker sends per record (kept in step with Worker._encode)."""
-    import orjson
-
-    return orjson.dumps(envelope)
+    return encode_envelope(envelope)
 
 
 @dataclass

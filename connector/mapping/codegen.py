@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from connector.mapping.compiler import Block, Expr, ExpressionCompiler, Namespace
+from connector.mapping.compiler import Block, Expr, ExpressionCompiler, Namespace, literal_source
 from connector.mapping.functions import CompileEnv
 from connector.mapping.spec import Each, IdentitySpec, Leaf, MappingSpec, Obj
 from connector.mapping.values import clean
@@ -260,6 +260,32 @@ class _IdSpec:
     expr: str | None
     where: str
     literal: object
+
+
+def wrapper_source(wrap: Callable[[dict[str, object]], dict[str, object]]) -> str | None:
+    """`wrapper(record, value, key)`: the envelope as one dict display around `entity(...)`, or None.
+
+    The template is what `wrap` builds around two different entities, so it must be a pure function
+    of the entity made of literal values (Envelope and EdgeEvent are); anything else keeps `wrap`.
+    """
+    first: dict[str, object] = {"entity": 1}
+    second: dict[str, object] = {"entity": 2}
+    sources = [_template(wrap(marker), marker) for marker in (first, second)]
+    if sources[0] is None or sources[0] != sources[1]:
+        return None
+    return f"def wrapper(record, value, key):\n    return {sources[0]}\n"
+
+
+def _template(v: object, marker: object) -> str | None:
+    if v is marker:
+        return "entity(record, value, key)"
+    if v.__class__ is dict:
+        assert isinstance(v, dict)
+        items = [(literal_source(k), _template(x, marker)) for k, x in v.items()]
+        if any(k is None or x is None for k, x in items):
+            return None
+        return "{" + ", ".join(f"{k}: {x}" for k, x in items) + "}"
+    return literal_source(v)
 
 
 def _into(dest: str, name: str) -> Store:

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from connector.errors import MappingError
-from connector.mapping.codegen import EntityCodegen
+from connector.mapping.codegen import EntityCodegen, wrapper_source
 from connector.mapping.compiler import (
     UNSET,
     Namespace,
@@ -164,28 +164,36 @@ _RUNTIME: dict[str, Any] = {
 }
 
 
-def generate(spec: MappingSpec, env: CompileEnv, problems: list[str]) -> tuple[str, dict[str, Any]]:
-    """(source of `entity`, its globals) for `spec`; every expression problem is appended to `problems`."""
+def generate(
+    spec: MappingSpec, env: CompileEnv, problems: list[str], envelope: Envelope | EdgeEvent
+) -> tuple[str, dict[str, Any]]:
+    """(source of `entity` and `wrapper`, their globals) for `spec`; expression problems go to `problems`.
+
+    `wrapper` builds the whole envelope around `entity` when the envelope is a constant template
+    (a dict display: fresh objects per record, no per-record header copying); else `envelope.wrap`.
+    """
     ns = Namespace()
     source = EntityCodegen(spec, env, problems, ns).function()
+    source += "\n\n" + (wrapper_source(envelope.wrap) or "def wrapper(record, value, key):\n"
+                                                            "    return _wrap(entity(record, value, key))\n")
     names = {
         **_RUNTIME,
         "_read_key": key_reader(KEY_DECODERS[spec.key_format]),
         "_now": now_reader(env.clock),
         "_timestamp": _timestamp_check(future_guard(spec.future_timestamps, spec.future_tolerance_s, env.clock)),
+        "_wrap": envelope.wrap,
         **ns.globals,
     }
     return source, names
 
 
-def _load(name: str, source: str, names: dict[str, Any]) -> Entity:
+def _load(name: str, source: str, names: dict[str, Any]) -> tuple[Entity, Entity]:
     filename = f"<mapping {name}>"
     code = compile(source, filename, "exec")
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # readable tracebacks
     module: dict[str, Any] = {"__builtins__": __builtins__, **names}
     exec(code, module)  # noqa: S102 - generated from the parsed spec by codegen.py: no user text as code
-    entity: Entity = module["entity"]
-    return entity
+    return module["entity"], module["wrapper"]
 
 
 class CompiledMapping:
@@ -198,6 +206,7 @@ class CompiledMapping:
         raw_spec: Mapping[str, Any],
         route: Route,
         entity: Entity,
+        wrapper: Entity,
         source: str,
         envelope: Envelope | EdgeEvent,
         xdm_schema: Mapping[str, Any] | None = None,
@@ -215,6 +224,7 @@ class CompiledMapping:
         self.xdm_schema = xdm_schema
         self.source = source  # the generated Python, for debugging
         self._entity = entity
+        self._wrapper = wrapper
 
     def __repr__(self) -> str:
         return f"CompiledMapping(name={self.name!r}, xdm_class={self.xdm_class!r}, topics={self.topics!r})"
@@ -222,7 +232,7 @@ class CompiledMapping:
     def map(self, record: SourceRecord, value: Any, key: Any = UNSET) -> dict[str, Any]:
         """The DCS envelope (or Edge event) for one decoded record; raises only MappingError."""
         try:
-            return self.envelope.wrap(self._entity(record, value, key))
+            return self._wrapper(record, value, key)
         except MappingError:
             raise
         except Exception as exc:  # a bug or an exotic input: still only a MappingError escapes
@@ -250,14 +260,16 @@ def compile_mapping(
     and checked against `future_timestamps`.
     """
     before = len(problems)
-    source, names = generate(spec, env, problems)
+    source, names = generate(spec, env, problems, envelope)
     if len(problems) > before:
         return None
+    entity, wrapper = _load(spec.name, source, names)
     return CompiledMapping(
         spec=spec,
         raw_spec=raw_spec,
         route=route,
-        entity=_load(spec.name, source, names),
+        entity=entity,
+        wrapper=wrapper,
         source=source,
         envelope=envelope,
         xdm_schema=xdm_schema,

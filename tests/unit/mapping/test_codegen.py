@@ -17,7 +17,7 @@ from tests.unit.mapping.helpers import BASE, compile_one, record
 
 PROFILE = BASE.replace("experienceevent", "profile")
 _GENERATED = re.compile(r"^_[A-Za-z_]+\d*$")
-_ALLOWED = {"entity", "record", "value", "key", "dict", "list", "str", "int", "bool", "len", "Exception"}
+_ALLOWED = {"entity", "wrapper", "record", "value", "key", "dict", "list", "str", "int", "bool", "len", "Exception"}
 
 
 def _out(fields: dict[str, Any], value: Any, **kw: Any) -> Any:
@@ -104,3 +104,14 @@ def test_error_in_generated_code_names_target_and_expression_in_the_traceback() 
         assert "to_int(value.n)" in str(exc) and "<mapping inline>" in text
     else:
         raise AssertionError("no MappingError")
+
+
+def test_envelopes_share_no_part_between_records() -> None:
+    """The generated envelope is rebuilt per record: changing one header cannot leak into the next."""
+    m = compile_one(PROFILE + "source_name: S\nfields:\n  a: value.a\n")
+    first = m.map(record(), {"email": "a@b.c", "a": 1})
+    first["header"]["source"]["name"] = "changed"
+    first["body"]["xdmMeta"]["schemaRef"]["id"] = "changed"
+    second = m.map(record(), {"email": "a@b.c", "a": 1})
+    assert second["header"]["source"] == {"name": "S"}
+    assert second == m.envelope.wrap(m.entity(record(), {"email": "a@b.c", "a": 1}))
