@@ -8,6 +8,7 @@ FROM python:3.11-slim AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY config/mappings ./config/mappings
 COPY connector ./connector
 RUN pip wheel --wheel-dir /wheels .
 

@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 # which would downgrade the connector's librdkafka in $(VENV).
 QUIX   := .venv-quix
 
-.PHONY: demo test lint unit integration bench emulator fetch-kafka chromium clean
+.PHONY: demo test test-image lint unit integration bench emulator fetch-kafka fetch-helm chromium podman clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,19 +27,33 @@ fetch-kafka: $(STAMP)
 	$(BIN)/python -m connector.testing.kafka_broker fetch
 	$(BIN)/python -m connector.testing.schema_registry fetch
 
+# helm v3.22.0 for the chart tests, built with the Go toolchain into the test cache.
+fetch-helm: $(STAMP)
+	$(BIN)/python -m tests.deploy.tools helm
+
 chromium:
 	bash scripts/ensure-chromium.sh
+
+podman:
+	bash scripts/ensure-podman.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check connector tests bench
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -m "not integration" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m "not integration and not deploy and not image" $(PYTEST_ARGS)
 
-# The whole suite: lint, types, unit and the real-broker integration tier (never skipped).
-test: $(STAMP) fetch-kafka chromium lint
-	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+# The whole suite: lint, types, unit, the real-broker integration tier and the Helm chart (never
+# skipped). The container image has its own target (make test-image), which CI also runs.
+test: $(STAMP) fetch-kafka fetch-helm chromium lint
+	$(BIN)/python -m pytest tests -m "not image" $(PYTEST_ARGS)
+
+# The Dockerfile built with podman + runc (a Debian stand-in for the base image, cached) and run
+# as its non-root user: check, demo, run against the real broker and the emulator, HEALTHCHECK.
+test-image: $(STAMP) fetch-kafka podman
+	$(BIN)/python -m tests.deploy.podman base
+	$(BIN)/python -m pytest tests/deploy -m image $(PYTEST_ARGS)
 
 $(QUIX)/.installed: bench/peers/requirements-quix.txt | $(STAMP)
 	$(PYTHON) -m venv $(QUIX)

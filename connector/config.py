@@ -249,8 +249,10 @@ class _Section:
 
     def text(self, key: str, default: str | None = None, *, required: bool = False) -> Any:
         v = self._get(key, (str,), default, required)
-        if required and v == "" and key in self.raw:
-            self.problems.append(f"{self.where}.{key}: must not be empty")
+        if (required or default) and v == "" and key in self.raw:  # "" would not mean the default
+            hint = f" (leave it out for the default {default})" if default else ""
+            self.problems.append(f"{self.where}.{key}: must not be empty{hint}")
+            return default
         return v
 
     def integer(self, key: str, default: int | None, *, minimum: int | None = None, maximum: int | None = None) -> Any:
@@ -638,8 +640,10 @@ def parse_settings(
     The settings are only meaningful when problems is empty (bad values are replaced by defaults
     so that later stages, e.g. mapping compilation, can still report their own problems).
     """
+    unset: list[str] = []
+    raw = interpolate(raw, environ, unset, "config")
+    unset = [p.removeprefix("config.") for p in unset]
     problems: list[str] = []
-    raw = interpolate(raw, environ, problems, "config")
     root = _Section(raw, "", problems)
     root.where = ""
     kafka = _kafka(root)
@@ -661,9 +665,15 @@ def parse_settings(
         problems.append("aep.inlet_url: is required (or aep.inlet_id) unless every mapping has destination: edge")
     registry = _schema_registry(root)
     root.finish()
-    problems = [p.lstrip(".") for p in problems]
+    problems = _one_per_cause(unset, [p.lstrip(".") for p in problems])
     settings = Settings(kafka, aep, dead_letter, batching, delivery, observability, mappings, registry, path)
     return settings, problems
+
+
+def _one_per_cause(unset: list[str], problems: list[str]) -> list[str]:
+    """An unset ${VAR} is the cause: what it leaves empty at the same key is not a second problem."""
+    keys = {p.split(": ", 1)[0] for p in unset}
+    return [*unset, *(p for p in problems if p.split(": ", 1)[0] not in keys)]
 
 
 def read_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> tuple[Settings | None, list[str]]:

@@ -39,7 +39,7 @@ from connector.errors import (
     RetriableError,
     RetryAfterError,
 )
-from connector.interfaces import Clock, DeadLetters, RecordSource, Sink
+from connector.interfaces import Clock, DeadLetters, Mapper, RecordSource, Sink
 from connector.mapping.envelope import encode as encode_envelope
 from connector.observability import metrics as m
 from connector.offsets import OffsetTracker
@@ -48,6 +48,31 @@ from connector.routing import Pipeline, Router
 from connector.serde.keys import WithKey
 
 log = structlog.get_logger(__name__)
+
+
+def map_record(mapper: Mapper, record: SourceRecord, value: Any) -> tuple[dict[str, Any], bytes]:
+    """(envelope, its bytes) for one decoded record, exactly as `run` sends it (`preview` shares this).
+
+    Raises only RecordError: the mapping's own errors, and too-large for an envelope that alone
+    exceeds DCS's 1 MB request limit (it could never be sent).
+    """
+    try:
+        if isinstance(value, WithKey):
+            envelope = mapper.map(record, value.value, key=value.key)
+        else:
+            envelope = mapper.map(record, value)
+        payload = encode_envelope(envelope)
+    except RecordError:
+        raise
+    except Exception as exc:
+        raise MappingError(f"{type(exc).__name__}: {exc}", reason="mapping-failed") from exc
+    if batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
+        raise RejectedError(
+            "too-large",
+            f"envelope is {len(payload)} bytes; DCS accepts at most {DCS_MAX_REQUEST_BYTES} bytes per request",
+            http_status=413,
+        )
+    return envelope, payload
 
 
 @dataclass(slots=True)
@@ -317,23 +342,7 @@ class Worker:
     @staticmethod
     def _encode(pipeline: Pipeline, record: SourceRecord, value: Any) -> bytes:
         """Map and serialise one record; raises only RecordError."""
-        try:
-            if isinstance(value, WithKey):
-                envelope = pipeline.mapper.map(record, value.value, key=value.key)
-            else:
-                envelope = pipeline.mapper.map(record, value)
-            payload = encode_envelope(envelope)
-        except RecordError:
-            raise
-        except Exception as exc:
-            raise MappingError(f"{type(exc).__name__}: {exc}", reason="mapping-failed") from exc
-        if batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
-            raise RejectedError(
-                "too-large",
-                f"envelope is {len(payload)} bytes; DCS accepts at most {DCS_MAX_REQUEST_BYTES} bytes per request",
-                http_status=413,
-            )
-        return payload
+        return map_record(pipeline.mapper, record, value)[1]
 
     def _assign_lane(self, route: Route, tp: TopicPartition) -> _Lane:
         n = self._lane_counter.get(route, 0)

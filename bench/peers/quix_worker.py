@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import requests
-from quixstreams import Application
+from quixstreams import Application, message_context
 from quixstreams.sinks.base import BatchingSink, SinkBackpressureError, SinkBatch
 
 from bench.peers.xdm_map import batch_failures, to_xdm
@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     raise RuntimeError(f"DCS rejected messages: {r.text[:200]}")
 
     def mapped(value: Any, key: Any, ts: int, headers: Any) -> dict[str, Any]:
-        return to_xdm(value, ts)
+        ctx = message_context()
+        return to_xdm(value, ts, f"{ctx.topic}/{ctx.partition}/{ctx.offset}")
 
     app = Application(broker_address=a.bootstrap, consumer_group=a.group, auto_offset_reset="earliest",
                       commit_interval=a.commit_interval, loglevel="WARNING")  # fmt: skip

@@ -72,7 +72,8 @@ class RawLoop:
             if m.error():
                 print(f"consume error: {m.error()}", file=sys.stderr)
                 continue
-            out.append(to_xdm(json.loads(m.value()), m.timestamp()[1]))
+            origin = f"{m.topic()}/{m.partition()}/{m.offset()}"
+            out.append(to_xdm(json.loads(m.value()), m.timestamp()[1], origin))
             offs[m.partition()] = m.offset() + 1
         return json.dumps({"messages": out}, separators=(",", ":")).encode(), offs
 

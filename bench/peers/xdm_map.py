@@ -11,14 +11,15 @@ DATASET_ID = "5e30d7986c0cc218a85cee65"
 HEADER = {"schemaRef": SCHEMA_REF, "datasetId": DATASET_ID, "source": {"name": "Kafka loyalty events"}}
 
 
-def to_xdm(v: dict[str, Any], kafka_ts: int) -> dict[str, Any]:
+def to_xdm(v: dict[str, Any], kafka_ts: int, origin: str) -> dict[str, Any]:
+    """`origin`: topic/partition/offset of the Kafka record (header.msgId, as the connector sends it)."""
     x = v["_exchangeinternal"]
     ctx = v.get("context") or {}
     dev = ctx.get("device") or {}
     geo = ctx.get("geo") or {}
     email = x["loyaltyID"].strip().lower()
     return {
-        "header": HEADER,
+        "header": {**HEADER, "msgId": origin},
         "body": {
             "xdmMeta": {"schemaRef": SCHEMA_REF},
             "xdmEntity": {

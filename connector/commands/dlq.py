@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -12,9 +11,6 @@ from connector.commands._common import add_config_arg
 
 NAME = "dlq"
 HELP = "inspect the dead-letter topic (counts by reason, samples) or replay it to the original topics"
-
-_VALUE_PREVIEW = 200
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
@@ -47,25 +43,40 @@ def _ms(ms: int | None) -> str:
     return "-" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
 
 
-def _sample(dl: Any) -> dict[str, Any]:
-    value = dl.value or b""
-    preview = value[:_VALUE_PREVIEW].decode("utf-8", "replace") + ("..." if len(value) > _VALUE_PREVIEW else "")
+def _sample(dl: Any, view: Any) -> dict[str, Any]:
+    from connector.ops.dlq_render import header
+
     return {
         "partition": dl.partition,
         "offset": dl.offset,
         "failed_at": _ms(dl.failed_at_ms),
-        "key": None if dl.key is None else dl.key.decode("utf-8", "replace"),
-        "headers": {k: None if v is None else v.decode("utf-8", "replace") for k, v in dl.headers},
-        "value": preview,
-        "value_bytes": len(value),
+        "key": view.key(dl),
+        "headers": [(k, header(v)) for k, v in dl.headers],
+        "value": view.value(dl),
     }
+
+
+def _print_sample(topic: str, s: dict[str, Any]) -> None:
+    from connector.ops.dlq_render import terminal_safe
+
+    print(f"sample {topic}[{s['partition']}]@{s['offset']} failed at {s['failed_at']}")
+    for k, v in s["headers"]:
+        print(f"    {terminal_safe(k)}: {v.text}" + (f"  ({v.label()})" if v.encoding == "binary" else ""))
+    for what in ("key", "value"):
+        shown = s[what]
+        print(f"    {what} ({shown.label()}): {shown.text}")
+        if shown.note:
+            print(f"      note: {terminal_safe(shown.note)}")
 
 
 def _inspect(args: argparse.Namespace, settings: Any, since_ms: int | None) -> int:
     from connector.ops.dlq import inspect
+    from connector.ops.dlq_render import DeadLetterView, terminal_safe, to_json
 
     topic = args.topic or settings.dead_letter.topic
     report = inspect(settings.kafka, topic, reason=args.reason, since_ms=since_ms, limit=args.limit)
+    view = DeadLetterView(settings)
+    samples = [_sample(s, view) for s in report.samples]
     doc = {
         "topic": topic,
         "records": report.total,
@@ -74,28 +85,28 @@ def _inspect(args: argparse.Namespace, settings: Any, since_ms: int | None) -> i
         "by_source_topic": dict(report.by_topic.most_common()),
         "by_stage": dict(report.by_stage.most_common()),
         "by_replay_count": {str(k): n for k, n in sorted(report.by_replay_count.items())},
-        "samples": [_sample(s) for s in report.samples],
-    }
+        "samples": [
+            {**s, "key": s["key"].as_json(), "value": s["value"].as_json(),
+             "headers": {k: v.data if v.encoding in ("text", "null") else v.as_json() for k, v in s["headers"]}}
+            for s in samples
+        ],
+    }  # fmt: skip
     if args.json:
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        print(to_json(doc, indent=True))
         return 0
     print(f"{topic}: {report.total} dead letters, {report.matched} matching")
     for title, counts in (("by reason", report.by_reason), ("by source topic", report.by_topic)):
         print(f"{title}:")
         width = max((len(k) for k in counts), default=0)
         for key, n in counts.most_common():
-            print(f"  {key.ljust(width)}  {n}")
+            print(f"  {terminal_safe(key).ljust(width)}  {n}")
     replayed = {k: n for k, n in report.by_replay_count.items() if k}
     if replayed:
         print("replayed before, and failed again (header __aep.replay.count):")
         for count, n in sorted(replayed.items()):
             print(f"  {count} time(s)  {n}")
-    for s in doc["samples"]:
-        print(f"sample {topic}[{s['partition']}]@{s['offset']} failed at {s['failed_at']}")
-        for k, v in s["headers"].items():
-            print(f"    {k}: {v}")
-        print(f"    key: {s['key']}")
-        print(f"    value ({s['value_bytes']} bytes): {s['value']}")
+    for s in samples:
+        _print_sample(topic, s)
     return 0
 
 

@@ -64,24 +64,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tenant", default=None, help="Schema Registry tenant id (default acme)")
     parser.add_argument("--org", default=None, help="default IMS org of inlets and clients")
     parser.add_argument(
-        "--accept-invalid",
+        "--async-validation-failures",
+        choices=("failed-batch", "reject"),
+        default="failed-batch",
+        help="what a message that fails XDM validation without syncValidation gets: failed-batch (default, like "
+        "production: a success entry, then a failed record of its streaming batch, retrievable through the Data "
+        "Access API) or reject (strict, not like production: a per-message 400)",
+    )
+    parser.add_argument("--accept-invalid", action="store_true", help=argparse.SUPPRESS)  # the old opt-in, now default
+    parser.add_argument(
+        "--batch-window",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long a streaming batch stays open per dataset before it closes (default 1)",
+    )
+    parser.add_argument(
+        "--no-sync-validation",
         action="store_true",
-        help="async mode like production: schema-invalid messages get a success entry and land in /emulator/failed",
+        help="answer syncValidation=true with 501, as an edge without synchronous validation does",
+    )
+    parser.add_argument(
+        "--failed-record-content",
+        choices=("message", "errors-only"),
+        default="message",
+        help="what a failed-batch file holds per record: the message plus _validationErrors (default), or the "
+        "errors only",
+    )
+    parser.add_argument(
+        "--unknown-merge-policy",
+        choices=("reject", "default"),
+        default="reject",
+        help="an unknown mergePolicyId on Profile access: 422 (default) or use the default merge policy",
     )
     parser.add_argument("--no-platform-auth", action="store_true", help="skip token/api-key checks on Platform APIs")
 
 
-def main(args: argparse.Namespace) -> int:
-    from connector.emulator import EmulatorOptions, EmulatorServer
-    from connector.emulator.faults import parse_cli_rule
-
-    problems: list[str] = []
-    rules = []
-    for spec in args.fault:
-        try:
-            rules.append(parse_cli_rule(spec))
-        except ValueError as exc:
-            problems.append(str(exc))
+def _clients(args: argparse.Namespace, problems: list[str]) -> list[tuple[str, str, str | None]]:
     clients = []
     for spec in args.client:
         client_id, sep, rest = spec.partition(":")
@@ -89,9 +108,32 @@ def main(args: argparse.Namespace) -> int:
         if not sep or not client_id or not secret:
             problems.append(f"--client {spec!r}: expected ID:SECRET[:ORG]")
         clients.append((client_id, secret, org or None))
+    return clients
+
+
+def _rules(args: argparse.Namespace, problems: list[str]) -> list[dict[str, object]]:
+    from connector.emulator.faults import parse_cli_rule
+
+    rules = []
+    for spec in args.fault:
+        try:
+            rules.append(parse_cli_rule(spec))
+        except ValueError as exc:
+            problems.append(str(exc))
+    return rules
+
+
+def main(args: argparse.Namespace) -> int:
+    from connector.emulator import EmulatorOptions, EmulatorServer
+
+    problems: list[str] = []
+    rules = _rules(args, problems)
+    clients = _clients(args, problems)
     store = args.store or ("sqlite" if args.data_dir else "memory")
     if store == "sqlite" and not args.data_dir:
         problems.append("--store sqlite needs --data-dir")
+    if args.batch_window <= 0:
+        problems.append(f"--batch-window {args.batch_window}: must be > 0")
     if problems:
         raise ConfigError(problems)
     options = EmulatorOptions(
@@ -103,7 +145,11 @@ def main(args: argparse.Namespace) -> int:
         seed_file=Path(args.seed_file) if args.seed_file else None,
         fault_seed=args.fault_seed,
         fault_rules=tuple(rules),
-        async_validation_failures="accept" if args.accept_invalid else "reject",
+        async_validation_failures=args.async_validation_failures,
+        sync_validation_supported=not args.no_sync_validation,
+        batch_window_s=args.batch_window,
+        failed_record_content=args.failed_record_content,
+        unknown_merge_policy=args.unknown_merge_policy,
         platform_auth=not args.no_platform_auth,
     )
     if args.tenant:

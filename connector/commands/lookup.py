@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--id", required=True, dest="identity", help="the identity value")
     parser.add_argument("--events", action="store_true", help="also list the profile's ExperienceEvents")
     parser.add_argument("--json", action="store_true", help="print the API documents as JSON")
+    parser.add_argument("--sandbox", help="the sandbox to read (default: aep.sandbox, else prod)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -29,8 +30,9 @@ def main(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     configure_logging(settings.observability.log_format, "warning")
+    client = PlatformClient(settings.aep, sandbox=getattr(args, "sandbox", None))
     try:
-        result = lookup(PlatformClient(settings.aep), args.namespace, args.identity, events=args.events)
+        result = lookup(client, args.namespace, args.identity, events=args.events)
     except RetriableError as exc:
         print(f"error (try again): {exc}", file=sys.stderr)
         return 1

@@ -20,12 +20,13 @@ import sys
 from typing import IO, Any
 
 from connector.commands._common import EXIT_UNREACHABLE, add_config_arg
-from connector.config import DCS_MAX_REQUEST_BYTES, Settings, load_settings
-from connector.errors import ConfigError, MappingError, RecordError, RetriableError
+from connector.config import Settings, load_settings
+from connector.errors import ConfigError, RecordError, RetriableError
 from connector.mapping import compile_mappings
 from connector.mapping.envelope import encode as encode_envelope
 from connector.mapping.xdm_schema import validate_entity
 from connector.ops.records_input import read_values
+from connector.quoting import quote, shorten
 from connector.records import SourceRecord
 
 NAME = "preview"
@@ -50,27 +51,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def show(mapping: Any, label: str, record: SourceRecord, value: Any) -> bool:
-    """Print the envelope (stdout) or why the record would be dead-lettered (stderr); True when it maps."""
-    from connector.aep.wire import batch_size
-    from connector.serde.keys import WithKey
+    """Print the envelope (stdout) or why `run` would dead-letter the record (stderr); True when it maps.
+
+    The record goes through `map_record`, the worker's own map-and-encode step (mapping errors,
+    the 1 MB too-large rule), so preview passes exactly what run sends; the XDM schema check
+    (with `xdm_schema`) comes on top. Quoted values in messages are shortened.
+    """
+    from connector.worker import map_record
 
     try:
-        if isinstance(value, WithKey):
-            envelope = mapping.map(record, value.value, key=value.key)
-        else:
-            envelope = mapping.map(record, value)
-    except MappingError as exc:
-        print(f"{label}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
+        envelope, _ = map_record(mapping, record, value)
+    except RecordError as exc:
+        print(f"{label}: ERROR {exc.reason}: {shorten(exc.message, 1000)}", file=sys.stderr)
         return False
-    payload = encode_envelope(envelope)
     print(encode_envelope(envelope, indent=True).decode())
-    edge = "xdm" in envelope  # an Edge Network event {"xdm": ...}; the Edge sink applies its own size limit
-    if not edge and batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
-        print(f"{label}: ERROR too-large: envelope is {len(payload)} bytes; DCS accepts at most "
-              f"{DCS_MAX_REQUEST_BYTES} bytes per request", file=sys.stderr)  # fmt: skip
-        return False
     schema = mapping.xdm_schema
-    entity = envelope["xdm"] if edge else envelope["body"]["xdmEntity"]
+    entity = envelope["xdm"] if "xdm" in envelope else envelope["body"]["xdmEntity"]
     violations = validate_entity(entity, schema) if schema else []
     for v in violations:
         print(f"{label}: SCHEMA {v.pointer or '/'}: {v.message}", file=sys.stderr)
@@ -131,10 +127,10 @@ def _from_topic(args: argparse.Namespace, settings: Settings, compiled: list[Any
         try:
             value = decoders[mapping.name](record)
         except RecordError as exc:
-            print(f"{label}: ERROR {exc.reason}: {exc.message}", file=sys.stderr)
+            print(f"{label}: ERROR {exc.reason}: {shorten(exc.message, 1000)}", file=sys.stderr)
             failed += 1
             continue
-        print(f"# {label} key={record.key!r}", file=sys.stderr)
+        print(f"# {label} key={quote(record.key)}", file=sys.stderr)
         if show(mapping, label, record, value):
             ok += 1
         else:

@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="create nothing: print the Edge Network datastreams the config's edge mappings use and what to "
         "configure for each in the Data Collection UI (no API creates datastreams)",
     )
+    parser.add_argument(
+        "--sandbox",
+        help="the sandbox to create the resources in (default: the `sandbox` of the mappings writing --dataset-id, "
+        "else aep.sandbox, else prod)",
+    )
     parser.add_argument("--authenticated", action="store_true", help="require IMS tokens on the inlet")
     parser.add_argument("--data-type", choices=("xdm", "raw"), default="xdm")
     parser.add_argument("--mapping-id", help="raw data only: the Data Prep mapping set for the dataflow")
@@ -32,15 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from connector.config import load_settings
-    from connector.errors import ConfigError, RetriableError
+    from connector.errors import ConfigError, FatalError, RetriableError
     from connector.mapping import compile_mappings
     from connector.observability.logging import configure_logging
     from connector.ops import datastreams
+    from connector.ops.config_edit import update_config_text
     from connector.ops.platform import PlatformClient
-    from connector.ops.provision import Provisioner, ProvisionRequest, config_snippet, update_config_text
+    from connector.ops.provision import Provisioner, ProvisionRequest, config_snippet, dataset_sandbox
 
     settings = load_settings(args.config)
     configure_logging(settings.observability.log_format, "warning")
@@ -67,8 +74,11 @@ def main(args: argparse.Namespace) -> int:
         data_type=args.data_type,
         mapping_id=args.mapping_id,
     )
+    sandbox = getattr(args, "sandbox", None) or dataset_sandbox(settings.mappings, args.dataset_id)
+    client = PlatformClient(settings.aep, sandbox=sandbox)
+    print(f"sandbox: {client.sandbox}", file=sys.stderr)
     try:
-        result = Provisioner(PlatformClient(settings.aep)).run(request)
+        result = Provisioner(client).run(request)
     except RetriableError as exc:
         print(f"error (try again): {exc}", file=sys.stderr)
         return 1
@@ -77,8 +87,16 @@ def main(args: argparse.Namespace) -> int:
     print(f"created: {created}; reused: {reused}", file=sys.stderr)
     if args.write:
         path = Path(args.config)
-        path.write_text(update_config_text(path.read_text(encoding="utf-8"), result.inlet_url, result.flow_id))
+        try:
+            update = update_config_text(path.read_text(encoding="utf-8"), result.inlet_url, result.flow_id, os.environ)
+        except FatalError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            print(config_snippet(result), end="")
+            return 2
+        path.write_text(update.text, encoding="utf-8")
         print(f"{path}: aep.inlet_url and aep.flow_id updated", file=sys.stderr)
+        for note in update.notes:
+            print(f"note: {note}", file=sys.stderr)
     else:
         print(config_snippet(result), end="")
     if args.authenticated and not settings.aep.auth.enabled:

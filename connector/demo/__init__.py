@@ -1,38 +1,42 @@
 """`aep-connector demo`: the whole pipeline on embedded defaults, no services needed.
 
-Starts librdkafka's in-process mock cluster and the AEP emulator, provisions the loyalty schemas
-and datasets in the emulator (so AEP-side validation is real), produces Adobe's loyalty sample
-data, an Avro twin of the events, commerce orders, the loyalty events once more for an Edge Network
-datastream, and a few deliberately broken records, runs the worker until every record is final, and
-prints what happened.
+Starts librdkafka's in-process mock cluster and the AEP emulator (in its production-like default),
+provisions the loyalty schemas and datasets in the emulator (so AEP-side validation is real),
+produces Adobe's loyalty sample data, an Avro twin of the events, commerce orders, the loyalty
+events once more for an Edge Network datastream, and a few deliberately broken records, runs the
+worker until every record is final, then brings back what AEP accepted and failed asynchronously
+(`aep-connector failures --dead-letter`), and prints what happened, one section per stage.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import re
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import fastavro
 import orjson
 from confluent_kafka import Consumer, Producer
 
 from connector.app import build_worker, compile_plan
-from connector.config import load_settings
+from connector.config import Settings, load_settings
 from connector.emulator import DEFAULT_ORG, EmulatorOptions, EmulatorServer
-from connector.emulator.tutorial import Provisioned, platform_session, provision
+from connector.emulator.tutorial import CLIENT_ID, CLIENT_SECRET, Provisioned, platform_session, provision
 from connector.kafka.dead_letter import H_MESSAGE, H_REASON, H_TOPIC
+from connector.ops.failed_dead_letters import REASON as ASYNC_REASON
+from connector.ops.failed_dead_letters import DeadLetterReport, dead_letter
+from connector.ops.failures import FailuresReport, collect, configured_datasets, mapping_finder
+from connector.ops.platform import PlatformClient
+from connector.ops.samples import avro_twin
+from connector.serde.avro_write import AvroEncoder
 
 PACKAGE = Path(__file__).resolve().parents[1]
 SAMPLES = PACKAGE / "samples"
-CONFIG = PACKAGE.parent / "config" / "demo.yaml"
+CONFIG = Path(__file__).resolve().parent / "demo.yaml"
 DLQ = "aep-connector-dlq"
 EDGE_TOPIC = "loyalty-events-edge"
 _AEP_PREFIX = re.compile(r"^inletId: \[[^]]*\] imsOrgId: \[[^]]*\] ")
@@ -43,6 +47,7 @@ class Produced:
     topic: str
     value: bytes | None
     note: str = ""
+    aep_fails: bool = False  # DCS accepts it; AEP's streaming validation fails it (a failed batch record)
 
 
 def _json(name: str) -> list[dict[str, Any]]:
@@ -51,23 +56,8 @@ def _json(name: str) -> list[dict[str, Any]]:
 
 
 def _avro_events() -> list[bytes]:
-    schema = fastavro.parse_schema(orjson.loads((SAMPLES / "loyalty-event.avsc").read_bytes()))
-    out = []
-    for e in _json("loyalty-events.json"):
-        buf = io.BytesIO()
-        loyalty = e["_exchangeinternal"]
-        record = {
-            "event_id": int(e["_id"]) + 1,  # distinct ids: these are new events, not replays of the JSON ones
-            "event_type": e["eventType"],
-            "event_time": datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")),
-            "loyalty_id": loyalty["loyaltyID"],
-            "points_earned": loyalty["pointsEarned"],
-            "total_points": loyalty["totalPoints"],
-            "loyalty_level": loyalty["loyaltyLevel"],
-        }
-        fastavro.schemaless_writer(buf, schema, record)
-        out.append(buf.getvalue())
-    return out
+    encode = AvroEncoder((SAMPLES / "loyalty-event.avsc").read_text(encoding="utf-8"))
+    return [encode(avro_twin(e)) for e in _json("loyalty-events.json")]
 
 
 def _edge_events() -> list[Produced]:
@@ -95,7 +85,9 @@ def demo_records() -> list[Produced]:
         Produced("loyalty-events-avro", b"\x02\x04", "truncated Avro"),
         Produced("loyalty-events", orjson.dumps(future), "timestamp in the future"),
         Produced("commerce-orders", orjson.dumps(orphan), "order without a customer identity"),
-        Produced("loyalty-profiles", orjson.dumps(bronze), "loyaltyLevel not in the schema's enum (AEP rejects)"),
+        Produced(
+            "loyalty-profiles", orjson.dumps(bronze), "loyaltyLevel not in the schema's enum", aep_fails=True
+        ),
     ]
     return records + _edge_events()
 
@@ -137,17 +129,35 @@ def _env(kafka: MockKafka, server: EmulatorServer, p: Provisioned, datastream: s
         "DEMO_BOOTSTRAP": kafka.bootstrap,
         "DEMO_INLET_URL": p.inlet_url,
         "DEMO_IMS_ORG": DEFAULT_ORG,
+        "DEMO_PLATFORM_URL": server.url,
+        "DEMO_CLIENT_ID": CLIENT_ID,
+        "DEMO_CLIENT_SECRET": CLIENT_SECRET,
         "DEMO_PROFILE_SCHEMA": p.profile_schema,
         "DEMO_PROFILE_DATASET": p.profile_dataset,
         "DEMO_EVENT_SCHEMA": p.event_schema,
         "DEMO_EVENT_DATASET": p.event_dataset,
+        "DEMO_AVRO_SCHEMA": str(SAMPLES / "loyalty-event.avsc"),
     }
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the run produced, for the summary: one field per stage."""
+
+    records: list[Produced]
+    delivered: int
+    elapsed: float
+    failures: FailuresReport | None = None
+    failures_dead: DeadLetterReport | None = None
 
 
 def run_demo(out: TextIO, timeout: float = 120.0, serve: bool = False) -> int:
     started = time.monotonic()
     kafka = MockKafka()
-    server = EmulatorServer(port=0, store="memory", options=EmulatorOptions(tenant_id="exchangeinternal")).start()
+    # The emulator's default is production's behaviour: schema-invalid records are acknowledged by
+    # DCS and land in failed batches; a short batch window lets the demo read them at once.
+    options = EmulatorOptions(tenant_id="exchangeinternal", batch_window_s=0.3)
+    server = EmulatorServer(port=0, store="memory", options=options).start()
     try:
         session = platform_session(server)
         p = provision(server, session)
@@ -170,7 +180,10 @@ def run_demo(out: TextIO, timeout: float = 120.0, serve: bool = False) -> int:
         worker.stop()
         thread.join(30)
         st = worker.status
-        _summary(out, kafka, server, session, p, records, elapsed, time.monotonic() - started, st.delivered)
+        outcome = Outcome(records, st.delivered, elapsed)
+        outcome.failures, outcome.failures_dead = _aep_failures(settings, sum(r.aep_fails for r in records))
+        wall = time.monotonic() - started
+        _summary(out, kafka=kafka, server=server, session=session, outcome=outcome, wall=wall)
         ok = st.delivered + st.dead_lettered == total and st.buffered == 0
         if not ok:
             out.write(f"\nDEMO FAILED: {st.delivered} delivered + {st.dead_lettered} dead-lettered of {total}\n")
@@ -184,33 +197,76 @@ def run_demo(out: TextIO, timeout: float = 120.0, serve: bool = False) -> int:
         server.stop()
 
 
-def _summary(  # noqa: PLR0917 - one call site, reads as the report's inputs
-    out: TextIO, kafka: MockKafka, server: EmulatorServer, session: Any, p: Provisioned,
-    records: list[Produced], elapsed: float, wall: float, delivered: int,
+def _aep_failures(settings: Settings, expected: int, wait_s: float = 15.0) -> tuple[FailuresReport, DeadLetterReport]:
+    """`aep-connector failures --dead-letter`: once the streaming batches closed, fetch and dead-letter."""
+    client = PlatformClient(settings.aep)
+    datasets, notes = configured_datasets(settings, client)
+    deadline = time.monotonic() + wait_s
+    report = collect(client, datasets, None, notes)
+    while (report.open_batches or len(report.records) < expected) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        report = collect(client, datasets, None, notes)
+    dead = dead_letter(report.records, settings.kafka, DLQ, mapping_of=mapping_finder(settings, report))
+    return report, dead
+
+
+def _summary(
+    out: TextIO, *, kafka: MockKafka, server: EmulatorServer, session: Any, outcome: Outcome, wall: float
 ) -> None:
-    broken = [r for r in records if r.note]
     w = out.write
     w("\nKafka -> AEP connector demo (embedded Kafka mock cluster + local AEP emulator)\n")
     w("=" * 78 + "\n")
+    records = outcome.records
+    broken = [r for r in records if r.note]
     by_topic = Counter(r.topic for r in records)
     w(f"produced    {len(records)} records: " + ", ".join(f"{t} {n}" for t, n in sorted(by_topic.items())) + "\n")
     w(f"            ({len(broken)} of them broken on purpose)\n")
-    stats = server.store.stats()["totals"]
-    w(f"delivered   {delivered} records accepted by AEP (emulator stored {stats.get('accepted', '?')})\n")
+    totals = server.store.stats()["totals"]
+    w(
+        f"delivered   {outcome.delivered} records accepted by AEP (emulator: {totals.get('lake', '?')} in the data "
+        f"lake, {totals.get('failed', '?')} failed streaming validation)\n"
+    )
     edge = {k: v for k, v in server.store.stats()["inlets"].items() if k.startswith("datastream:")}
     for key, counts in edge.items():
         ds = key.removeprefix("datastream:")
         w(f"            of them {counts['accepted']} through the Edge Network (/ee/v2/collect, datastream {ds})\n")
     dead = kafka.read_all(DLQ, len(broken))
-    w(f"dead-letter {len(dead)} records in topic {DLQ}, original bytes kept:\n")
-    for msg in dead:
+    _dead_letters(w, [m for m in dead if dict(m.headers() or [])[H_REASON].decode() != ASYNC_REASON])
+    _failed_in_aep(w, outcome)
+    w(f"timing      every record final {outcome.elapsed:.2f}s after the worker started (most of it the consumer-group\n"
+      f"            join); demo wall time {wall:.1f}s. Throughput figures: `make bench`.\n")
+    w("committed   offsets of every record, only after AEP accepted it or the dead-letter write was acked\n\n")
+    _profile(w, server, session)
+    w(f"\nthe emulator's page: {server.url}/  (stays up with `aep-connector demo --serve`)\n")
+
+
+def _dead_letters(w: Any, messages: list[Any]) -> None:
+    """Records the connector refused itself (undecodable, unmappable), with their reasons."""
+    w(f"dead-letter {len(messages)} records in topic {DLQ}, original bytes kept:\n")
+    for msg in messages:
         h = dict(msg.headers() or [])
         reason, topic = h[H_REASON].decode(), h[H_TOPIC].decode()
         message = _AEP_PREFIX.sub("", h[H_MESSAGE].decode())
         w(f"  - {reason:<17} {topic:<20} {message[:100]}\n")
-    w(f"timing      every record final {elapsed:.2f}s after the worker started (most of it the consumer-group\n"
-      f"            join); demo wall time {wall:.1f}s. Throughput figures: `make bench`.\n")
-    w("committed   offsets of every record, only after AEP accepted it or the dead-letter write was acked\n\n")
+
+
+def _failed_in_aep(w: Any, outcome: Outcome) -> None:
+    """Records DCS accepted and AEP failed later, as `aep-connector failures` found and dead-lettered them."""
+    report, dead = outcome.failures, outcome.failures_dead
+    if report is None:
+        return
+    w(f"failed      {len(report.records)} record(s) DCS accepted and AEP then failed in streaming validation\n"
+      "            (asynchronous, as in production), found by `aep-connector failures` in failed batches:\n")
+    for rec in report.records:
+        origin = rec.origin
+        where = f"{origin[0]}/{origin[1]}/{origin[2]}" if origin else rec.key
+        w(f"  - {where:<22} {rec.describe()[:100]}\n")
+    if dead is not None:
+        w(f"            and dead-lettered to {dead.topic} as {ASYNC_REASON} ({dead.original} original Kafka "
+          "record(s)):\n            `aep-connector dlq replay` re-publishes them once the cause is fixed\n")
+
+
+def _profile(w: Any, server: EmulatorServer, session: Any) -> None:
     email = "fstarr7@answers.com"
     base = f"{server.url}/data/core/ups/access/entities"
     profile = session.get(base, params={"schema.name": "_xdm.context.profile", "entityId": email,
@@ -228,4 +284,3 @@ def _summary(  # noqa: PLR0917 - one call site, reads as the report's inputs
         ent = child.get("entity", {})
         w(f"  - {ent.get('timestamp')} {ent.get('eventType')} _id={ent.get('_id')} "
           f"points={ent.get('_exchangeinternal', {}).get('pointsEarned')}\n")
-    w(f"\nthe emulator's page: {server.url}/  (stays up with `aep-connector demo --serve`)\n")

@@ -52,6 +52,7 @@ class EmulatorApp:
     def attach(self, store: MemoryStore) -> None:
         """Use `store` (a new one after a sqlite restart)."""
         self.store = store
+        store.batch_window_ms = max(int(self.options.batch_window_s * 1000), 1)
         self.registry = Registry(store)
         self.ims = Ims(store, self.options, self.clock)
         self.dcs = Dcs(store, self.registry, self.ims, self.options, self.clock)

@@ -20,13 +20,27 @@ DEFAULT_SCOPES = "openid,AdobeID,read_organizations,additional_info.projectedPro
 
 FailureShape = Literal["statusCode", "status", "both"]
 StoreKind = Literal["memory", "sqlite", "count"]
+AsyncFailures = Literal["failed-batch", "reject"]
+FailedContent = Literal["message", "errors-only"]
+UnknownMergePolicy = Literal["reject", "default"]
 FAILURE_SHAPES: tuple[str, ...] = ("statusCode", "status", "both")
 STORE_KINDS: tuple[str, ...] = ("memory", "sqlite", "count")
+ASYNC_FAILURES: tuple[str, ...] = ("failed-batch", "reject")
 
 
 @dataclass(frozen=True, slots=True)
 class EmulatorOptions:
-    """How strict the emulator is where the AEP documentation leaves room."""
+    """How strict the emulator is where the AEP documentation leaves room.
+
+    Defaults behave like production. `async_validation_failures="reject"` is the old strict mode:
+    a schema-invalid message gets a per-message 400 instead of a success entry and a failed
+    batch. `sync_validation_supported=False` answers `syncValidation=true` with 501, as an edge
+    without synchronous validation does. `batch_window_s` is how long a streaming batch stays
+    open per dataset before it closes and its status (and failed records) become final.
+    `failed_record_content="errors-only"` writes only `_validationErrors` into failed files (the
+    documented example shows no more; whether AEP keeps the message there is unconfirmed).
+    `unknown_merge_policy="default"` ignores an unknown Profile `mergePolicyId` instead of 422.
+    """
 
     failure_shape: FailureShape = "statusCode"
     strict_inlets: bool = False
@@ -40,7 +54,11 @@ class EmulatorOptions:
     default_org: str = DEFAULT_ORG
     sync_validation_per_minute: int = 60
     future_skew_s: float = 300.0
-    async_validation_failures: Literal["reject", "accept"] = "reject"
+    async_validation_failures: AsyncFailures = "failed-batch"
+    sync_validation_supported: bool = True
+    batch_window_s: float = 1.0
+    failed_record_content: FailedContent = "message"
+    unknown_merge_policy: UnknownMergePolicy = "reject"
     platform_auth: bool = True
     max_errors_per_message: int = 5
     extra_clients: tuple[tuple[str, str], ...] = field(default=())

@@ -28,7 +28,7 @@ from connector.emulator.validation import (
     streaming_cause,
     streaming_violations,
 )
-from connector.emulator.xdm import CompiledSchema, lookup
+from connector.emulator.xdm import CompiledSchema, Violation, lookup
 from connector.serde.json import loads_exact
 
 INVALID_TITLE = "Invalid XDM Message Format"
@@ -132,6 +132,12 @@ class Dcs:
                 f"inletId: [{inlet_id}] The payload is larger than {self.options.max_request_bytes} bytes",
             )
         sync = not batch and "true" in (req.q("syncValidation"), req.q("synchronousValidation"))
+        if sync and not self.options.sync_validation_supported:
+            return problem(
+                501,
+                "Not Implemented",
+                f"inletId: [{inlet_id}] synchronous validation is not supported at this location",
+            )
         if sync:
             wait = self.limiter.retry_after(inlet_id)
             if wait is not None:
@@ -167,7 +173,7 @@ class Dcs:
         ctx = _Context(inlet, flow_header, authenticated, ids.now_ms(), sync)
         xaction = ids.xaction_id(ctx.received)
         outcome = self._message(ctx, msg, xaction)
-        self.store.add(inlet.inlet_id, ctx.accepted, ctx.failed)
+        ctx.store_into(self.store)
         if isinstance(outcome, Rejection):
             header = msg.get("header") if isinstance(msg, dict) else None
             org = header.get("imsOrgId") if isinstance(header, dict) else None
@@ -201,7 +207,7 @@ class Dcs:
                 outcome = self._message(ctx, msg, f"{batch_id}:{i}")
                 if outcome is not None:
                     failures[i] = outcome.message(inlet)
-        self.store.add(inlet.inlet_id, ctx.accepted, ctx.failed)
+        ctx.store_into(self.store)
         body = batch_body(
             inlet.inlet_id, batch_id, ctx.received, failures, len(messages), shape=self.options.failure_shape
         )
@@ -267,10 +273,12 @@ class Dcs:
             violations = cheap_violations(checked)
         if violations:
             rejection = Rejection(INVALID, violations)
-            ctx.fail(msg, checked.dataset_id, xaction, rejection)
-            if self.options.async_validation_failures == "accept" and not ctx.sync:
-                return None
-            return rejection
+            if ctx.sync or self.options.async_validation_failures == "reject":
+                ctx.fail(msg, checked.dataset_id, xaction, rejection)
+                return rejection
+            # Production: DCS acknowledges the message; streaming validation puts it in a failed batch.
+            ctx.fail_async(msg, checked.dataset_id, xaction, violations, self.options.failed_record_content)
+            return None
         event_id = checked.entity.get("_id") if checked.is_event else None
         if not isinstance(event_id, str):
             event_id = None
@@ -325,8 +333,10 @@ class _Context:
     sync: bool
     accepted: list[Ingest] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)
 
     def fail(self, msg: Any, dataset_id: str | None, xaction: str, rejection: Rejection) -> None:
+        """DCS refused the message: the client got a 400 (or a 207 failure entry)."""
         if dataset_id is None and isinstance(msg, dict) and isinstance(msg.get("header"), dict):
             ds = msg["header"].get("datasetId")
             dataset_id = ds if isinstance(ds, str) else None
@@ -336,12 +346,43 @@ class _Context:
                 "datasetId": dataset_id,
                 "xactionId": xaction,
                 "receivedTimeMs": self.received,
+                "stage": "sync" if self.sync and rejection.violations else "dccs",
                 "status": 400,
                 "message": rejection.message(self.inlet),
                 "errors": rejection.violations,
                 "syncValidation": self.sync,
                 "body": msg,
             }
+        )
+
+    def fail_async(
+        self, msg: Any, dataset_id: str | None, xaction: str, violations: list[Violation], content: str
+    ) -> None:
+        """DCS acknowledged the message but streaming validation failed it: a failed record of its batch.
+
+        `line` is the record as the failed-batch file holds it: the message with `_validationErrors`.
+        """
+        line: dict[str, Any] = {"_validationErrors": violations}
+        if content == "message" and isinstance(msg, dict):
+            line = {**msg, **line}
+        self.invalid.append(
+            {
+                "inletId": self.inlet.inlet_id,
+                "datasetId": dataset_id,
+                "xactionId": xaction,
+                "receivedTimeMs": self.received,
+                "stage": "async",
+                "message": Rejection(INVALID, violations).message(self.inlet),
+                "errors": violations,
+                "syncValidation": False,
+                "body": msg,
+                "line": line,
+            }
+        )
+
+    def store_into(self, store: MemoryStore) -> None:
+        store.add(
+            self.inlet.inlet_id, self.accepted, self.failed, self.invalid, org=self.inlet.org, received_ms=self.received
         )
 
 

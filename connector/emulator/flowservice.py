@@ -90,7 +90,7 @@ class FlowService:
             "updatedBy": f"{caller['client_id']}@AdobeID",
             "createdClient": caller["client_id"],
             "updatedClient": caller["client_id"],
-            "sandboxId": caller["sandbox"],
+            "sandboxId": ids.sandbox_id(caller["org"], caller["sandbox"]),
             "sandboxName": caller["sandbox"],
             "imsOrgId": caller["org"],
             "state": "enabled",

@@ -41,3 +41,18 @@ def xaction_id(received_ms: int) -> str:
     with _lock:
         seq = next(_counter)
     return f"{received_ms}:{seq % 10000:04d}:{seq}"
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_SANDBOX_NS = uuid.UUID("6f1c2a52-5d0e-4c43-9a57-1b0d1c6a0e51")
+
+
+def batch_id(now_ms: int) -> str:
+    """A Catalog batch id for a streaming batch: a ULID like `01E8043CY305K2MTV5ANH9G1GC`."""
+    value = (now_ms & (2**48 - 1)) << 80 | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def sandbox_id(org: str, sandbox: str) -> str:
+    """The sandbox's UUID: stable per org and sandbox name, so it survives restarts."""
+    return str(uuid.uuid5(_SANDBOX_NS, f"{org}/{sandbox}"))

@@ -87,6 +87,7 @@ def _cards(totals: dict[str, Any], faults: int) -> str:
     items = [
         ("Accepted", totals["accepted"]),
         ("Rejected", totals["rejected"]),
+        ("Failed (async)", totals["failed"]),
         ("Duplicates", totals["duplicates"]),
         ("Requests", totals["requests"]),
         ("Faults injected", faults),
@@ -106,7 +107,7 @@ def _datasets(app: EmulatorApp, stats: dict[str, Any]) -> str:
     known = dict(app.store.items(DATASETS))
     for ds_id in list(known) + [d for d in per if d not in known]:
         doc = known.get(ds_id, {})
-        counts = per.get(ds_id, {"accepted": 0, "rejected": 0, "duplicates": 0})
+        counts = per.get(ds_id, {"accepted": 0, "rejected": 0, "duplicates": 0, "failed": 0})
         schema = (doc.get("schemaRef") or {}).get("id", "")
         name = doc.get("name") or ("no dataset in header" if ds_id == NO_DATASET else "unregistered")
         rows.append(
@@ -116,10 +117,12 @@ def _datasets(app: EmulatorApp, stats: dict[str, Any]) -> str:
                 _short(schema.rsplit("/", 1)[-1], 12),
                 f"{counts['accepted']:,}",
                 f"{counts['rejected']:,}",
+                f"{counts['failed']:,}",
                 f"{counts['duplicates']:,}",
             ]
         )
-    return _table(["Name", "Dataset", "Schema", "#Accepted", "#Rejected", "#Dupes"], rows, "No datasets yet.")
+    headers = ["Name", "Dataset", "Schema", "#Accepted", "#Rejected", "#Failed", "#Dupes"]
+    return _table(headers, rows, "No datasets yet.")
 
 
 def _inlets(app: EmulatorApp, stats: dict[str, Any]) -> str:
@@ -227,14 +230,16 @@ def _failed(app: EmulatorApp) -> str:
     rows = []
     for f in reversed(failed[-RECENT:]):
         reason = str(f.get("message", "")).split("] ", 2)[-1]
+        where = f"batch {f['batchId']}" if f.get("batchId") else "rejected (400)"
         rows.append(
             [
                 _e(_time(f.get("receivedTimeMs"))),
                 _short(f.get("datasetId"), 14),
+                _e(where),
                 f'<span class="bad">{_e(reason[:220])}</span>',
             ]
         )
-    return _table(["Time", "Dataset", "~Reason"], rows, "No failed records.")
+    return _table(["Time", "Dataset", "Where", "~Reason"], rows, "No failed records.")
 
 
 def render_page(app: EmulatorApp, req: Request) -> str:

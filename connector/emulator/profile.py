@@ -11,6 +11,7 @@ import base64
 import hashlib
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,13 +181,33 @@ class ProfileStore:
         digest = hashlib.sha256(f"{first[0]}\x00{first[1]}".encode()).digest()
         return base64.urlsafe_b64encode(digest).decode()[:30]
 
-    def profile(self, namespace: str, identity: str) -> dict[str, Any] | None:
-        """The merged profile in the access API shape, or None when no fragment holds the identity."""
-        cluster = self.cluster(namespace, identity)
+    def _keys(self, namespace: str, identity: str, stitch: bool) -> set[Key]:
+        """The identity's graph (merge policy `identityGraph: pdg`) or the identity alone (`none`)."""
+        if stitch:
+            return self.cluster(namespace, identity)
+        key = key_of(namespace, identity)
+        return {key} if key in self._parent else set()
+
+    def profile(
+        self,
+        namespace: str,
+        identity: str,
+        *,
+        stitch: bool = True,
+        precedence: Sequence[str] = (),
+        policy_id: str = DEFAULT_MERGE_POLICY,
+    ) -> dict[str, Any] | None:
+        """The merged profile in the access API shape, or None when no fragment holds the identity.
+
+        Fragments merge newest last (`timestampOrdered`); with a dataset `precedence` list the
+        fragments of the first dataset win over the others (`dataSetPrecedence`).
+        """
+        cluster = self._keys(namespace, identity, stitch)
         slots = {slot for key in cluster for slot in self._fragments_by_key.get(key, ())}
         if not slots:
             return None
-        frags = sorted((self._fragments[s] for s in slots), key=lambda f: f.updated_ms)
+        rank = {ds: len(precedence) - i for i, ds in enumerate(precedence)}
+        frags = sorted((self._fragments[s] for s in slots), key=lambda f: (rank.get(f.dataset_id, 0), f.updated_ms))
         entity: dict[str, Any] = {}
         codes: dict[Key, tuple[str, bool]] = {}
         for frag in frags:
@@ -199,7 +220,7 @@ class ProfileStore:
         ]
         return {
             "entityId": pid,
-            "mergePolicy": {"id": DEFAULT_MERGE_POLICY},
+            "mergePolicy": {"id": policy_id},
             "sources": sorted({f.dataset_id for f in frags}),
             "tags": [t for f in frags for t in f.tags][-10:],
             "identityGraph": [pid],
@@ -208,8 +229,8 @@ class ProfileStore:
             "lastModifiedAt": iso(frags[-1].updated_ms),
         }
 
-    def events(self, namespace: str, identity: str) -> tuple[str | None, list[StoredEvent]]:
-        cluster = self.cluster(namespace, identity)
+    def events(self, namespace: str, identity: str, *, stitch: bool = True) -> tuple[str | None, list[StoredEvent]]:
+        cluster = self._keys(namespace, identity, stitch)
         if not cluster:
             return None, []
         seen: dict[tuple[str, str], StoredEvent] = {}

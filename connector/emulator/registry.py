@@ -6,9 +6,10 @@ import threading
 from typing import Any
 
 from connector.emulator import ids
+from connector.emulator.resolve import compile_schema
 from connector.emulator.store import MemoryStore
 from connector.emulator.validation import DatasetInfo, InletInfo
-from connector.emulator.xdm import CompiledSchema, compile_schema
+from connector.emulator.xdm import CompiledSchema
 
 INLETS = "inlets"
 CONNECTIONS = "connections"
@@ -18,9 +19,10 @@ FLOWS = "flows"
 DATASETS = "datasets"
 SCHEMAS = "schemas"
 FIELDGROUPS = "fieldgroups"
+DATATYPES = "datatypes"
 DESCRIPTORS = "descriptors"
 MAPPING_SETS = "mappingSets"
-_SCHEMA_KINDS = (DATASETS, SCHEMAS, FIELDGROUPS, DESCRIPTORS)
+_SCHEMA_KINDS = (DATASETS, SCHEMAS, FIELDGROUPS, DATATYPES, DESCRIPTORS)
 
 
 class Registry:
@@ -109,22 +111,26 @@ class Registry:
         return info
 
     def schema_doc(self, schema_id: str) -> dict[str, Any] | None:
-        doc = self.store.get(SCHEMAS, schema_id)
+        return self.tenant_doc(SCHEMAS, schema_id)
+
+    def fieldgroup_doc(self, group_id: str) -> dict[str, Any] | None:
+        return self.tenant_doc(FIELDGROUPS, group_id)
+
+    def tenant_doc(self, kind: str, item_id: str) -> dict[str, Any] | None:
+        """A tenant resource by `$id`, `meta:altId` or the last segment of its `$id`."""
+        doc = self.store.get(kind, item_id)
         if doc is not None:
             return doc
-        for _, candidate in self.store.items(SCHEMAS):
-            if schema_id in (candidate.get("meta:altId"), candidate.get("$id").rpartition("/")[2]):  # type: ignore[union-attr]
+        for _, candidate in self.store.items(kind):
+            if item_id in (candidate.get("meta:altId"), str(candidate.get("$id", "")).rpartition("/")[2]):
                 return candidate
         return None
 
-    def fieldgroup_doc(self, group_id: str) -> dict[str, Any] | None:
-        doc = self.store.get(FIELDGROUPS, group_id)
-        if doc is not None:
-            return doc
-        for _, candidate in self.store.items(FIELDGROUPS):
-            if group_id in (candidate.get("meta:altId"), str(candidate.get("$id", "")).rpartition("/")[2]):
-                return candidate
-        return None
+    def tenant_resources(self) -> dict[str, dict[str, Any]]:
+        """Tenant field groups and data types by `$id`: what schemas may `$ref` besides the global library."""
+        out = dict(self.store.items(FIELDGROUPS))
+        out.update(self.store.items(DATATYPES))
+        return out
 
     def descriptors_of(self, schema_id: str) -> list[dict[str, Any]]:
         return [
@@ -137,8 +143,7 @@ class Registry:
         doc = self.store.get(SCHEMAS, schema_id)
         if doc is None:
             return None
-        groups = dict(self.store.items(FIELDGROUPS))
-        return compile_schema(schema_id, doc, groups, self.descriptors_of(schema_id))
+        return compile_schema(schema_id, doc, self.tenant_resources(), self.descriptors_of(schema_id))
 
     def flow_dataset(self, flow_id: str) -> str | None:
         """The data lake dataset a dataflow writes to (its first target connection's `dataSetId`)."""

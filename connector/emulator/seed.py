@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from connector.emulator.registry import DATASETS, DESCRIPTORS, FIELDGROUPS, SCHEMAS
+from connector.emulator.registry import DATASETS, DATATYPES, DESCRIPTORS, FIELDGROUPS, SCHEMAS
 
 if TYPE_CHECKING:
     from connector.emulator.app import EmulatorApp
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def apply_seed(app: EmulatorApp, data: dict[str, Any]) -> None:
     """Seed keys: clients[{client_id, client_secret, org}], inlets[{inletId?, name, authenticated, org,
-    data_type}], fieldgroups/schemas/descriptors[documents with their `$id`/`@id`], datasets[{id, ...}],
+    data_type}], datatypes/fieldgroups/schemas/descriptors[documents with their `$id`/`@id`], datasets[{id, ...}],
     datastreams[{id, name, dataset_id, ...}], edge_options{...} (connector.emulator.edge.EdgeOptions)."""
     org_default = app.options.default_org
     for client in data.get("clients", []):
@@ -25,7 +25,8 @@ def apply_seed(app: EmulatorApp, data: dict[str, Any]) -> None:
             str(inlet.get("data_type", "xdm")),
             inlet_id=inlet.get("inletId"),
         )
-    for kind, key_name in ((FIELDGROUPS, "$id"), (SCHEMAS, "$id"), (DESCRIPTORS, "@id"), (DATASETS, "id")):
+    kinds = ((DATATYPES, "$id"), (FIELDGROUPS, "$id"), (SCHEMAS, "$id"), (DESCRIPTORS, "@id"), (DATASETS, "id"))
+    for kind, key_name in kinds:
         for doc in data.get(kind, []):
             app.registry.put(kind, str(doc[key_name]), dict(doc))
     if data.get("edge_options"):

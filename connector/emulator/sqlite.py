@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from connector.emulator.store import CountStore, Ingest, MemoryStore
+from connector.emulator.store import CountStore, Ingest, MemoryStore, ObjectRow
 from connector.numbers import json_bytes
 from connector.serde.json import loads_exact
 
@@ -43,7 +43,12 @@ class SqliteJournal:
         with self._lock:
             self._db.execute("DELETE FROM objects WHERE kind = ? AND key = ?", (kind, key))
 
-    def append(self, accepted: list[Ingest], failed: list[dict[str, Any]]) -> None:
+    def append(
+        self,
+        accepted: list[Ingest],
+        failed: list[dict[str, Any]],
+        objects: Sequence[ObjectRow] = (),
+    ) -> None:
         rows = [
             (i.dataset_id, i.event_id, i.kind, i.received_ms, orjson.dumps(i.identities), json_bytes(i.record))
             for i in accepted
@@ -57,6 +62,10 @@ class SqliteJournal:
                     rows,
                 )
                 self._db.executemany("INSERT INTO failed (record) VALUES (?)", [(json_bytes(f),) for f in failed])
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO objects VALUES (?, ?, ?)",
+                    [(k, key, json_bytes(v)) for k, key, v in objects],
+                )
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
@@ -85,6 +94,7 @@ class SqliteJournal:
         with self._lock:
             self._db.execute("DELETE FROM accepted")
             self._db.execute("DELETE FROM failed")
+            self._db.execute("DELETE FROM objects WHERE kind = 'batches'")
             if objects:
                 self._db.execute("DELETE FROM objects")
 

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 NO_DATASET = "(none)"
-_MESSAGE_KEYS = ("messages", "accepted", "rejected", "duplicates")
+_MESSAGE_KEYS = ("messages", "accepted", "rejected", "duplicates", "failed")
 
 
 class Stats:
@@ -35,16 +35,22 @@ class Stats:
                 self._inlet_status[inlet_id][str(status)] += 1
 
     def messages(self, inlet_id: str, tallies: dict[str | None, list[int]]) -> None:
-        """`tallies`: dataset id -> [accepted, rejected, duplicates]."""
+        """`tallies`: dataset id -> [accepted, rejected, duplicates, failed].
+
+        accepted: DCS acknowledged it (200 or a 207 success entry), including records that then
+        failed streaming validation (failed: they went to a failed batch, not the data lake);
+        rejected: DCS refused it (a 400, or a 207 failure entry).
+        """
         with self._lock:
             inlet = self._inlets[inlet_id]
-            for dataset_id, (acc, rej, dup) in tallies.items():
+            for dataset_id, (acc, rej, dup, failed) in tallies.items():
                 ds = self._datasets[dataset_id or NO_DATASET]
                 for counter in (self._totals, inlet, ds):
                     counter["messages"] += acc + rej
                     counter["accepted"] += acc
                     counter["rejected"] += rej
                     counter["duplicates"] += dup
+                    counter["failed"] += failed
 
     def fault(self, kind: str) -> None:
         with self._lock:
@@ -55,8 +61,8 @@ class Stats:
 
             def block(c: Counter[str]) -> dict[str, int]:
                 out = {k: c[k] for k in _MESSAGE_KEYS}
-                out["lake"] = c["accepted"]
-                out["stored"] = c["accepted"] - c["duplicates"]
+                out["lake"] = c["accepted"] - c["failed"]
+                out["stored"] = out["lake"] - c["duplicates"]
                 return out
 
             totals: dict[str, Any] = block(self._totals)

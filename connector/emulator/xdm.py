@@ -1,155 +1,24 @@
-"""XDM classes and standard field groups the emulator knows, schema compilation and the walker.
+"""The emulator's XDM validator: the walker over a resolved schema, formats and violation texts.
 
 The walker is JSON-schema-ish: type, format, enum, range, length, pattern, required, closed
 objects (XDM rejects unknown keys) and maps (`additionalProperties` schema). Violations use the
-shape and texts of Adobe's streaming validation (everit JSON schema).
+shape and texts of Adobe's streaming validation (everit JSON schema). Schemas come resolved
+(xed-full) from `connector.emulator.resolve`; this is the validator that decides failed records.
 """
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-PROFILE_CLASS = "https://ns.adobe.com/xdm/context/profile"
-EVENT_CLASS = "https://ns.adobe.com/xdm/context/experienceevent"
-CLASS_ALT_IDS = {PROFILE_CLASS: "_xdm.context.profile", EVENT_CLASS: "_xdm.context.experienceevent"}
+from connector.emulator.xdmlib import EVENT_CLASS, PROFILE_CLASS
 
 Schema = dict[str, Any]
 Violation = dict[str, Any]
-
-_S: Schema = {"type": "string"}
-_B: Schema = {"type": "boolean"}
-IDENTITY_ITEM: Schema = {
-    "type": "object",
-    "properties": {
-        "id": _S,
-        "authenticatedState": {"type": "string", "enum": ["ambiguous", "authenticated", "loggedOut"]},
-        "primary": _B,
-    },
-    "required": ["id"],
-}
-IDENTITY_MAP: Schema = {
-    "type": "object",
-    "meta:xdmType": "map",
-    "additionalProperties": {"type": "array", "items": IDENTITY_ITEM},
-}
-OPEN: Schema = {"type": "object"}
-EMAIL: Schema = {
-    "type": "object",
-    "properties": {
-        "address": {"type": "string", "format": "email"},
-        "primary": _B,
-        "type": _S,
-        "status": _S,
-        "statusReason": _S,
-        "label": _S,
-    },
-}
-PHONE: Schema = {
-    "type": "object",
-    "properties": {"number": _S, "primary": _B, "type": _S, "status": _S, "countryCode": _S},
-}
-ADDRESS: Schema = {
-    "type": "object",
-    "properties": dict.fromkeys(
-        (
-            "street1",
-            "street2",
-            "city",
-            "postalCode",
-            "country",
-            "countryCode",
-            "stateProvince",
-            "region",
-            "primary",
-            "label",
-            "type",
-            "status",
-        ),
-        _S,
-    )
-    | {"primary": _B},
-}
-_REPO: Schema = {"type": "object"}
-
-CLASSES: dict[str, Schema] = {
-    PROFILE_CLASS: {
-        "type": "object",
-        "properties": {
-            "_id": {"type": "string"},
-            "identityMap": IDENTITY_MAP,
-            "_repo": _REPO,
-            "createdByBatchID": _S,
-            "modifiedByBatchID": _S,
-            "personID": _S,
-            "repositoryCreatedBy": _S,
-            "repositoryLastModifiedBy": _S,
-        },
-    },
-    EVENT_CLASS: {
-        "type": "object",
-        "properties": {
-            "_id": {"type": "string", "format": "uri-reference"},
-            "timestamp": {"type": "string", "format": "date-time"},
-            "eventType": _S,
-            "producedBy": _S,
-            "eventMergeId": _S,
-            "identityMap": IDENTITY_MAP,
-            "_repo": _REPO,
-            "_experience": OPEN,
-        },
-        "required": ["_id", "timestamp"],
-    },
-}
-
-_PERSON: Schema = {
-    "type": "object",
-    "properties": {
-        "name": {
-            "type": "object",
-            "properties": dict.fromkeys(
-                ("firstName", "middleName", "lastName", "fullName", "courtesyTitle", "suffix"), _S
-            ),
-        },
-        "birthDate": {"type": "string", "format": "date"},
-        "birthDayAndMonth": _S,
-        "birthYear": {"type": "integer", "minimum": 1, "maximum": 32767},
-        "gender": {"type": "string", "enum": ["male", "female", "not_specified", "non_specific"]},
-        "maritalStatus": _S,
-        "nationality": _S,
-    },
-}
-FIELD_GROUPS: dict[str, Schema] = {
-    "https://ns.adobe.com/xdm/context/profile-person-details": {"properties": {"person": _PERSON}},
-    "https://ns.adobe.com/xdm/context/profile-personal-details": {
-        "properties": {
-            "personalEmail": EMAIL,
-            "homeAddress": ADDRESS,
-            "mobilePhone": PHONE,
-            "homePhone": PHONE,
-            "faxPhone": PHONE,
-        }
-    },
-    "https://ns.adobe.com/xdm/context/profile-work-details": {
-        "properties": {
-            "workEmail": EMAIL,
-            "workAddress": ADDRESS,
-            "workPhone": PHONE,
-            "organizations": {"type": "array"},
-        }
-    },
-    "https://ns.adobe.com/xdm/context/identitymap": {"properties": {"identityMap": IDENTITY_MAP}},
-    "https://ns.adobe.com/xdm/context/experienceevent-environment-details": {"properties": {"environment": OPEN}},
-    "https://ns.adobe.com/xdm/context/experienceevent-commerce": {
-        "properties": {"commerce": OPEN, "productListItems": {"type": "array"}}
-    },
-    "https://ns.adobe.com/xdm/context/experienceevent-web": {"properties": {"web": OPEN}},
-}
 
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -263,84 +132,6 @@ class CompiledSchema:
     @property
     def is_profile(self) -> bool:
         return self.klass == PROFILE_CLASS
-
-
-def merge_into(target: Schema, extra: Mapping[str, Any]) -> None:
-    """Deep-merge the `properties`/`required` of `extra` into `target`."""
-    props = target.setdefault("properties", {})
-    for key, sub in extra.get("properties", {}).items():
-        if key in props and isinstance(sub, dict) and "properties" in sub and "properties" in props[key]:
-            merge_into(props[key], sub)
-        else:
-            props[key] = copy.deepcopy(sub)
-    req = target.setdefault("required", [])
-    for key in extra.get("required", []):
-        if key not in req:
-            req.append(key)
-
-
-def _fieldgroup_parts(doc: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-    """Property blocks of a field group or schema document: its definitions and inline properties."""
-    for block in doc.get("definitions", {}).values():
-        if isinstance(block, dict):
-            yield block
-    if "properties" in doc:
-        yield doc
-
-
-def class_of(doc: Mapping[str, Any], tenant_groups: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The class a schema or field group extends, from `meta:class`, `meta:extends` or `allOf`."""
-    if isinstance(doc.get("meta:class"), str):
-        return str(doc["meta:class"])
-    for ref in refs_of(doc):
-        if ref in CLASSES:
-            return ref
-    for ref in refs_of(doc):
-        group = tenant_groups.get(ref)
-        if group:
-            for cls in group.get("meta:intendedToExtend", []):
-                if cls in CLASSES:
-                    return str(cls)
-    return None
-
-
-def refs_of(doc: Mapping[str, Any]) -> list[str]:
-    return [str(part["$ref"]) for part in doc.get("allOf", []) if isinstance(part, dict) and "$ref" in part]
-
-
-def compile_schema(
-    schema_id: str,
-    doc: Mapping[str, Any],
-    tenant_groups: Mapping[str, Mapping[str, Any]],
-    descriptors: Iterable[Mapping[str, Any]] = (),
-) -> CompiledSchema:
-    klass = class_of(doc, tenant_groups)
-    root: Schema = {"type": "object", "properties": {}, "required": []}
-    open_root = klass is None
-    if klass:
-        merge_into(root, CLASSES[klass])
-    for ref in refs_of(doc):
-        if ref in CLASSES:
-            continue
-        if ref in FIELD_GROUPS:
-            merge_into(root, FIELD_GROUPS[ref])
-        elif ref in tenant_groups:
-            for part in _fieldgroup_parts(tenant_groups[ref]):
-                merge_into(root, part)
-        elif ref.startswith("#/definitions/"):
-            block = doc.get("definitions", {}).get(ref.removeprefix("#/definitions/"))
-            if isinstance(block, dict):
-                merge_into(root, block)
-        else:
-            open_root = True
-    if "properties" in doc:
-        merge_into(root, doc)
-    identities = []
-    for desc in descriptors:
-        path = tuple(p for p in str(desc.get("xdm:sourceProperty", "")).split("/") if p)
-        if path:
-            identities.append(IdentityField(path, str(desc.get("xdm:namespace", "")), bool(desc.get("xdm:isPrimary"))))
-    return CompiledSchema(schema_id, klass, root, open_root, tuple(identities))
 
 
 class Walker:

@@ -27,9 +27,15 @@ H_STAGE = "__aep.errors.stage"
 H_HTTP_STATUS = "__aep.errors.http.status"
 H_MAPPING = "__aep.errors.mapping"
 H_TIME = "__aep.errors.timestamp"
+# Dead letters of records AEP failed asynchronously (`aep-connector failures --dead-letter`):
+H_FAILED_RECORD = "__aep.errors.failed_record"  # <batch id>/<file>/<line>: which failed record it was
+H_PAYLOAD = "__aep.errors.payload"  # "xdm-message" when the value is the message AEP failed, not the Kafka record
 ERROR_HEADERS = frozenset(
-    {H_TOPIC, H_PARTITION, H_OFFSET, H_CLASS, H_MESSAGE, H_REASON, H_STAGE, H_HTTP_STATUS, H_MAPPING, H_TIME}
-)
+    {
+        H_TOPIC, H_PARTITION, H_OFFSET, H_CLASS, H_MESSAGE, H_REASON, H_STAGE, H_HTTP_STATUS, H_MAPPING, H_TIME,
+        H_FAILED_RECORD, H_PAYLOAD,
+    }
+)  # fmt: skip
 _MAX_MESSAGE = 4_000
 
 

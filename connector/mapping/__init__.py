@@ -56,7 +56,7 @@ def _route(spec: MappingSpec, aep: AepSettings) -> Route:
     return Route(
         inlet_url=spec.inlet_url or aep.inlet_url,
         flow_id=spec.flow_id or aep.flow_id,
-        sandbox=aep.sandbox,
+        sandbox=spec.sandbox or aep.sandbox,
         ims_org=aep.ims_org,
         authenticated=aep.auth.enabled,
         extra_headers=tuple(sorted(aep.headers.items())),

@@ -262,26 +262,32 @@ class _IdSpec:
     literal: object
 
 
-def wrapper_source(wrap: Callable[[dict[str, object]], dict[str, object]]) -> str | None:
+ORIGIN = 'f"{record.topic}/{record.partition}/{record.offset}"'  # the record's origin, as map() passes it
+
+
+def wrapper_source(wrap: Callable[[dict[str, object], str], dict[str, object]]) -> str | None:
     """`wrapper(record, value, key)`: the envelope as one dict display around `entity(...)`, or None.
 
-    The template is what `wrap` builds around two different entities, so it must be a pure function
-    of the entity made of literal values (Envelope and EdgeEvent are); anything else keeps `wrap`.
+    The template is what `wrap(entity, origin)` builds for two different entities and origins, so it
+    must be a pure function of them made of literal values (Envelope and EdgeEvent are); anything
+    else keeps `wrap`.
     """
-    first: dict[str, object] = {"entity": 1}
-    second: dict[str, object] = {"entity": 2}
-    sources = [_template(wrap(marker), marker) for marker in (first, second)]
+    sources = []
+    for n in (1, 2):
+        entity: dict[str, object] = {"entity": n}
+        origin = f"\x00origin-{n}"
+        sources.append(_template(wrap(entity, origin), {id(entity): "entity(record, value, key)", id(origin): ORIGIN}))
     if sources[0] is None or sources[0] != sources[1]:
         return None
     return f"def wrapper(record, value, key):\n    return {sources[0]}\n"
 
 
-def _template(v: object, marker: object) -> str | None:
-    if v is marker:
-        return "entity(record, value, key)"
+def _template(v: object, markers: dict[int, str]) -> str | None:
+    if id(v) in markers:
+        return markers[id(v)]
     if v.__class__ is dict:
         assert isinstance(v, dict)
-        items = [(literal_source(k), _template(x, marker)) for k, x in v.items()]
+        items = [(literal_source(k), _template(x, markers)) for k, x in v.items()]
         if any(k is None or x is None for k, x in items):
             return None
         return "{" + ", ".join(f"{k}: {x}" for k, x in items) + "}"

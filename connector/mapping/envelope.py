@@ -52,12 +52,17 @@ class Envelope:
             out[k] = dict(v) if isinstance(v, dict) else v
         return out
 
-    def wrap(self, entity: dict[str, Any]) -> dict[str, Any]:
-        """A fresh envelope (no part shared with other envelopes) around `entity`."""
-        return {
-            "header": self.header(),
-            "body": {"xdmMeta": {"schemaRef": dict(self.schema_ref)}, "xdmEntity": entity},
-        }
+    def wrap(self, entity: dict[str, Any], origin: str | None = None) -> dict[str, Any]:
+        """A fresh envelope (no part shared with other envelopes) around `entity`.
+
+        `origin` (`topic/partition/offset` of the Kafka record) goes into `header.msgId`, a key DCS
+        accepts (Adobe's own Kafka quick-start sends it), so a record AEP fails asynchronously can
+        be traced back to its Kafka record (`aep-connector failures`).
+        """
+        header = self.header()
+        if origin is not None:
+            header["msgId"] = origin
+        return {"header": header, "body": {"xdmMeta": {"schemaRef": dict(self.schema_ref)}, "xdmEntity": entity}}
 
 
 class EdgeEvent:
@@ -68,5 +73,6 @@ class EdgeEvent:
 
     __slots__ = ()
 
-    def wrap(self, entity: dict[str, Any]) -> dict[str, Any]:
+    def wrap(self, entity: dict[str, Any], origin: str | None = None) -> dict[str, Any]:
+        """`origin` is not sent: an Edge event has no DCS header (failed batches are a DCS matter)."""
         return {"xdm": entity}

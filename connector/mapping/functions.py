@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from connector.mapping.timestamps import UNITS, BadTimestamp, rfc3339, to_datetime
 from connector.mapping.values import clean, to_text
 from connector.numbers import parse_number
+from connector.quoting import quote
 
 Impl = Callable[..., Any]
 Thunk = Callable[[Any], Any]
@@ -99,8 +100,7 @@ def _type_error(name: str, expected: str, x: Any) -> FunctionError:
 
 
 def _short(x: Any) -> str:
-    text = repr(x)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return quote(x, 60)
 
 
 def _str(name: str, x: Any) -> str | None:

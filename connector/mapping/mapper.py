@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from connector.errors import MappingError
-from connector.mapping.codegen import EntityCodegen, wrapper_source
+from connector.mapping.codegen import ORIGIN, EntityCodegen, wrapper_source
 from connector.mapping.compiler import (
     UNSET,
     Namespace,
@@ -175,7 +175,7 @@ def generate(
     ns = Namespace()
     source = EntityCodegen(spec, env, problems, ns).function()
     source += "\n\n" + (wrapper_source(envelope.wrap) or "def wrapper(record, value, key):\n"
-                                                            "    return _wrap(entity(record, value, key))\n")
+                                                            f"    return _wrap(entity(record, value, key), {ORIGIN})\n")
     names = {
         **_RUNTIME,
         "_read_key": key_reader(KEY_DECODERS[spec.key_format]),

@@ -36,8 +36,10 @@ KNOWN_KEYS = frozenset(
         "schema_version", "dataset_id", "tenant", "source_name", "flow_id", "inlet_url", "ims_org", "event_id",
         "future_timestamps", "future_tolerance_s", "xdm_schema", "identities", "allow_no_identity", "fields", "lookups",
         "destination", "datastream_id", "datastream_overrides",
+        "sandbox",
     }
 )  # fmt: skip
+_SANDBOX = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # AEP sandbox names: lowercase letters, digits, hyphens
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class MappingSpec:
     destination: str = "dcs"
     datastream_id: str | None = None
     datastream_overrides: Mapping[str, Any] | None = None
+    sandbox: str | None = None  # x-sandbox-name for this mapping's DCS requests (overrides aep.sandbox)
 
     @property
     def is_event(self) -> bool:
@@ -239,9 +242,18 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
         destination=destination,
         datastream_id=r.text("datastream_id", required=edge),
         datastream_overrides=_overrides(raw.get("datastream_overrides"), problems),
+        sandbox=_sandbox(r),
     )
     _check_destination(spec, raw, problems)
     return spec, problems
+
+
+def _sandbox(r: _Reader) -> str | None:
+    name = r.text("sandbox")
+    if name is not None and not _SANDBOX.match(name):
+        r.problems.append(f"sandbox: an AEP sandbox name is lowercase letters, digits and hyphens, got {name!r}")
+        return None
+    return name
 
 
 def _overrides(raw: Any, problems: list[str]) -> dict[str, Any] | None:
@@ -257,15 +269,16 @@ def _overrides(raw: Any, problems: list[str]) -> dict[str, Any] | None:
     return dict(raw)
 
 
-_DCS_ONLY = ("inlet_url", "flow_id")  # schema_id, dataset_id, source_name: ignored (the datastream decides)
+_DCS_ONLY = ("inlet_url", "flow_id", "sandbox")  # schema_id, dataset_id, source_name: ignored (the datastream decides)
 _EDGE_ONLY = ("datastream_id", "datastream_overrides")
+_WHY = {"sandbox": " (the Edge Network takes no sandbox header: the datastream's sandbox applies)"}
 
 
 def _check_destination(spec: MappingSpec, raw: Mapping[str, Any], problems: list[str]) -> None:
     """What each destination carries: the Edge Network takes ExperienceEvents with an identity, to a datastream."""
     given = [k for k in (_DCS_ONLY if spec.is_edge else _EDGE_ONLY) if raw.get(k) is not None]
     for key in given:
-        problems.append(f"{key}: only used with destination {'dcs' if spec.is_edge else 'edge'}")
+        problems.append(f"{key}: only used with destination {'dcs' if spec.is_edge else 'edge'}{_WHY.get(key, '')}")
     if not spec.is_edge:
         return
     if not spec.is_event:

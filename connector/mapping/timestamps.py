@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
+from connector.quoting import quote
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _UNIT_US = {"s": 1_000_000, "ms": 1_000, "us": 1}
 _UNIT_EXP = {"s": 6, "ms": 3, "us": 0, "ns": -3}  # epoch value * 10**exp = microseconds
@@ -79,7 +81,7 @@ def _epoch_text(text: str, unit: str) -> datetime:
     if _INT_TEXT.match(t):
         return from_epoch(int(t), unit)
     if not _NUMERIC_TEXT.match(t):
-        raise BadTimestamp(f"cannot read {text!r} as epoch {unit}: it is not a number")
+        raise BadTimestamp(f"cannot read {quote(text)} as epoch {unit}: it is not a number")
     return from_epoch(Decimal(t), unit)
 
 
@@ -87,14 +89,15 @@ def parse_text(s: str, fmt: str | None, tz: tzinfo) -> datetime:
     text = s.strip()
     if fmt is None and _NUMERIC_TEXT.match(text):
         raise BadTimestamp(
-            f"{s!r} is a number written as text: it could be epoch seconds, milliseconds, ... or a compact "
+            f"{quote(s)} is a number written as text: it could be epoch seconds, milliseconds, ... or a compact "
             f"date such as YYYYMMDD, and it is not guessed; {_UNIT_ADVICE}, or give a format such as "
             "to_timestamp(x, '%Y%m%d')"
         )
     try:
         dt = datetime.strptime(text, fmt) if fmt is not None else datetime.fromisoformat(text)
     except ValueError as exc:
-        raise BadTimestamp(f"cannot parse {s!r} as a timestamp" + (f" with format {fmt!r}" if fmt else "")) from exc
+        with_format = f" with format {fmt!r}" if fmt else ""
+        raise BadTimestamp(f"cannot parse {quote(s)} as a timestamp{with_format}") from exc
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz)
 
 
@@ -149,13 +152,13 @@ def normalise(x: Any, tz: tzinfo = UTC) -> tuple[str, float]:
         try:
             return x, datetime.fromisoformat(x).timestamp()
         except ValueError as exc:
-            raise BadTimestamp(f"cannot parse {x!r} as a timestamp") from exc
+            raise BadTimestamp(f"cannot parse {quote(x)} as a timestamp") from exc
     dt = to_datetime(x, None, tz)
     text = rfc3339(dt)
     try:
         return text, dt.timestamp()
     except (OverflowError, ValueError) as exc:
-        raise BadTimestamp(f"{x!r} is out of range") from exc
+        raise BadTimestamp(f"{quote(x)} is out of range") from exc
 
 
 def future_guard(policy: str, tolerance_s: float, clock: Callable[[], float]) -> Callable[[str, float], str]:

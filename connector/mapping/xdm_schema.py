@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connector.quoting import quote, shorten
+
 _DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)$")
 _DATE = re.compile(r"^\d{4}-\d\d-\d\d$")
 _FORMATS = {
@@ -78,7 +80,7 @@ class _Validator:
             return
         if "enum" in schema and value not in schema["enum"]:
             allowed = ", ".join(repr(x) for x in schema["enum"][:10])
-            self.add(pointer, f"value {value!r} is not one of {allowed}")
+            self.add(pointer, f"value {quote(value)} is not one of {allowed}")
         if isinstance(value, str):
             self.string(value, schema, pointer)
         elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -105,12 +107,12 @@ class _Validator:
         fmt = schema.get("format")
         check = _FORMATS.get(fmt) if isinstance(fmt, str) else None
         if check is not None and not check(value):
-            self.add(pointer, f"{value!r} is not a valid {fmt}")
+            self.add(pointer, f"{quote(value)} is not a valid {fmt}")
         pattern = schema.get("pattern")
         if isinstance(pattern, str):
             try:
                 if not re.search(pattern, value):
-                    self.add(pointer, f"{value!r} does not match pattern {pattern!r}")
+                    self.add(pointer, f"{quote(value)} does not match pattern {pattern!r}")
             except re.error:
                 pass
         if isinstance(schema.get("minLength"), int) and len(value) < schema["minLength"]:
@@ -139,7 +141,7 @@ class _Validator:
             elif isinstance(extra, Mapping):
                 self.check(item, extra, where)
             elif extra is not True:
-                self.add(where, f"extraneous key [{key}] is not permitted")
+                self.add(where, f"extraneous key [{shorten(key)}] is not permitted")
 
 
 def validate_entity(entity: Mapping[str, Any], schema_json: Mapping[str, Any]) -> list[Violation]:

@@ -262,6 +262,29 @@ def inspect(
     return report
 
 
+def header_values(
+    kafka: KafkaSettings, topic: str, header: str, *, since_ms: int | None = None, timeout_s: float = 10.0
+) -> set[str]:
+    """Every value of `header` in `topic` (records from `since_ms` on), read to the current end, nothing committed.
+
+    An absent topic has no values.
+    """
+    consumer = _consumer(kafka, f"aep-connector-dlq-scan-{uuid.uuid4().hex[:8]}")
+    values: set[str] = set()
+    try:
+        try:
+            scan = _Scan(consumer, topic, timeout_s)
+        except FatalError:
+            return values
+        for chunk in scan.chunks(scan.seek_since(dict(scan.low), since_ms), 1000):
+            values.update(v for dl in chunk if (v := dl.header(header)) is not None)
+    except KafkaException as exc:
+        raise RetriableError(f"reading {topic}: {exc}") from None
+    finally:
+        consumer.close()
+    return values
+
+
 @dataclass(slots=True)
 class ReplayReport:
     topic: str

@@ -1,7 +1,8 @@
 """A small client for `platform.adobe.io` (Flow Service, Profile access): IMS token + the gateway headers.
 
 Headers (streaming-api.md §3.3): `Authorization: Bearer <token>`, `x-api-key` (aep.api_key, else
-the OAuth client_id), `x-gw-ims-org-id`, `x-sandbox-name` (default `prod`). Statuses are mapped
+the OAuth client_id), `x-gw-ims-org-id`, `x-sandbox-name` (the
+mapping's `sandbox`, else aep.sandbox, else `prod`). Statuses are mapped
 to the exception tree: 401/403 and other 4xx are FatalError (a person must fix credentials or
 input), 5xx/429 and transport failures RetriableError; 404 is returned to the caller.
 """
@@ -42,8 +43,14 @@ def _describe(response: requests.Response) -> str:
 
 class PlatformClient:
     def __init__(
-        self, aep: AepSettings, session: requests.Session | None = None, tokens: TokenProvider | None = None
+        self,
+        aep: AepSettings,
+        session: requests.Session | None = None,
+        tokens: TokenProvider | None = None,
+        *,
+        sandbox: str | None = None,
     ) -> None:
+        """`sandbox` (a mapping's own sandbox) overrides aep.sandbox in x-sandbox-name."""
         auth = aep.auth
         if tokens is None and not (auth.client_id and auth.client_secret):
             raise FatalError(
@@ -54,6 +61,7 @@ class PlatformClient:
             raise FatalError("the Platform APIs need aep.ims_org (the x-gw-ims-org-id header)")
         register_secret(auth.client_secret.reveal())
         self._aep = aep
+        self.sandbox = sandbox or aep.sandbox or "prod"
         self._session = session or make_session(aep.transport)
         self._tokens = tokens or TokenProvider(auth, self._session, timeout=timeouts(aep.transport))
         self._timeout = timeouts(aep.transport)
@@ -64,7 +72,7 @@ class PlatformClient:
             "Authorization": f"Bearer {self._tokens.token()}",
             "x-api-key": self._aep.api_key or self._aep.auth.client_id,
             "x-gw-ims-org-id": self._aep.ims_org or "",
-            "x-sandbox-name": self._aep.sandbox or "prod",
+            "x-sandbox-name": self.sandbox,
             "Accept": "application/json",
         }
 
@@ -74,7 +82,23 @@ class PlatformClient:
     def post(self, path: str, body: Any) -> Any:
         return self._call("POST", path, body=body)
 
+    def download(self, path: str, params: Mapping[str, str] | None = None) -> bytes:
+        """The raw body of a GET (a Data Access file), with the same status handling as `get`."""
+        return self._request("GET", path, params=params).content
+
     def _call(self, method: str, path: str, params: Mapping[str, str] | None = None, body: Any = None) -> Any:
+        response = self._request(method, path, params, body)
+        if not response.content:
+            return None
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            status = response.status_code
+            raise RetriableError(f"{method} {response.url}: HTTP {status} with a body that is not JSON") from None
+
+    def _request(
+        self, method: str, path: str, params: Mapping[str, str] | None = None, body: Any = None
+    ) -> requests.Response:
         url = path if path.startswith(("http://", "https://")) else f"{self.base}{path}"
         headers = self.headers()
         data = None
@@ -96,9 +120,4 @@ class PlatformClient:
             raise RetriableError(f"{method} {url}: HTTP {status} {_describe(response)}")
         if status >= 300:
             raise FatalError(f"{method} {url}: HTTP {status} {_describe(response)}")
-        if not response.content:
-            return None
-        try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise RetriableError(f"{method} {url}: HTTP {status} with a body that is not JSON") from None
+        return response

@@ -12,14 +12,14 @@ second run creates nothing.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from connector.errors import FatalError
+from connector.config import MappingSource
+from connector.errors import ConfigError, FatalError
 from connector.ops.platform import PlatformClient
 
 log = structlog.get_logger(__name__)
@@ -166,46 +166,18 @@ class Provisioner:
         return params
 
 
+def dataset_sandbox(mappings: Sequence[MappingSource], dataset_id: str) -> str | None:
+    """The `sandbox` the DCS mappings writing `dataset_id` name (None if none does); they must agree."""
+    named = {
+        str(m.spec["sandbox"])
+        for m in mappings
+        if isinstance(m.spec, dict) and m.spec.get("dataset_id") == dataset_id and m.spec.get("sandbox")
+    }
+    if len(named) > 1:
+        listed = ", ".join(sorted(named))
+        raise ConfigError([f"mappings writing dataset {dataset_id} differ in sandbox ({listed}): pass --sandbox"])
+    return named.pop() if named else None
+
+
 def config_snippet(result: ProvisionResult) -> str:
     return f"aep:\n  inlet_url: {result.inlet_url}\n  flow_id: {result.flow_id}\n"
-
-
-_TOP_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:(.*)$")
-_CHILD = re.compile(r"^(\s+)([A-Za-z_][\w-]*)\s*:")
-
-
-def update_config_text(text: str, inlet_url: str, flow_id: str) -> str:
-    """Set aep.inlet_url and aep.flow_id in a YAML config by editing lines, keeping everything else.
-
-    An `inlet_id:` line is replaced by `inlet_url:` (the config takes one or the other). A
-    missing `aep:` section is appended. A flow-style `aep: {...}` is refused (edit it by hand).
-    """
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if (m := _TOP_KEY.match(ln)) and m.group(1) == "aep"), None)
-    if start is None:
-        sep = "" if not text or text.endswith("\n") else "\n"
-        return f"{text}{sep}aep:\n  inlet_url: {inlet_url}\n  flow_id: {flow_id}\n"
-    rest = _TOP_KEY.match(lines[start])
-    if rest is not None and rest.group(2).split("#", 1)[0].strip():
-        raise FatalError("the config's aep section is written inline (aep: {...}); set inlet_url and flow_id by hand")
-    end = start + 1
-    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t#"):
-        end += 1
-    indent = "  "
-    values = {"inlet_url": inlet_url, "flow_id": flow_id}
-    done: set[str] = set()
-    block = lines[start + 1 : end]
-    child_indent = min((len(m.group(1)) for ln in block if (m := _CHILD.match(ln))), default=None)
-    if child_indent is not None:
-        indent = " " * child_indent
-    for i, line in enumerate(block):
-        m = _CHILD.match(line)
-        if m is None or len(m.group(1)) != len(indent):
-            continue
-        key = "inlet_url" if m.group(2) == "inlet_id" else m.group(2)
-        if key in values and key not in done:
-            newline = "\n" if line.endswith("\n") else ""
-            block[i] = f"{indent}{key}: {values[key]}{newline}"
-            done.add(key)
-    additions = [f"{indent}{k}: {v}\n" for k, v in values.items() if k not in done]
-    return "".join([*lines[: start + 1], *additions, *block, *lines[end:]])

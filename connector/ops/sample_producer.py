@@ -5,6 +5,8 @@
 Profiles are keyed by loyalty id. With `--loop` every pass re-sends the profiles and sends the
 events again with fresh `_id`s and timestamps (the ExperienceEvent store drops repeated `_id`s).
 `--bad-every N` makes every N-th record unreadable JSON, so the dead-letter panels show data.
+`--avro-topic T --schema-registry URL` also sends each event to T as Confluent-framed Avro, with
+the writer schema connector/samples/loyalty-event.avsc registered under `T-value`.
 """
 
 from __future__ import annotations
@@ -24,8 +26,24 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from connector.ops.samples import SAMPLES, avro_twin
+from connector.serde.avro_write import AvroEncoder
+from connector.serde.registry_write import RegistryWriter, value_subject
+
 PROFILES_TOPIC = "loyalty-profiles"
 EVENTS_TOPIC = "loyalty-events"
+
+
+AVRO_ID_BASE = 10_000_000  # Avro twins get event ids apart from the JSON events' _ids (one dataset)
+
+
+def avro_encoder(registry_url: str, topic: str) -> AvroEncoder:
+    """Register the loyalty event schema under `<topic>-value`; encode Confluent-framed with its id."""
+    sample = SAMPLES["loyalty-events-avro"]
+    text = sample.schema_text()
+    assert text is not None
+    schema_id = RegistryWriter(registry_url).register(value_subject(topic), text)
+    return AvroEncoder(text, schema_id, str(sample.avro_schema))
 
 
 def load_samples() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -79,7 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--loop", action="store_true", help="repeat forever")
     parser.add_argument("--passes", type=int, default=1, help="passes over the samples without --loop")
     parser.add_argument("--bad-every", type=int, default=0, metavar="N", help="make every N-th record invalid JSON")
+    parser.add_argument("--avro-topic", help="also send each event here as Confluent-framed Avro")
+    parser.add_argument("--schema-registry", metavar="URL", help="Confluent-compatible registry for --avro-topic")
     args = parser.parse_args(argv)
+    if bool(args.avro_topic) != bool(args.schema_registry):
+        parser.error("--avro-topic and --schema-registry go together")
 
     stop = False
 
@@ -89,7 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    ensure_topics(args.bootstrap_servers, [args.profiles_topic, args.events_topic], args.partitions)
+    topics = [args.profiles_topic, args.events_topic, *([args.avro_topic] if args.avro_topic else [])]
+    ensure_topics(args.bootstrap_servers, topics, args.partitions)
+    avro = avro_encoder(args.schema_registry, args.avro_topic) if args.avro_topic else None
     producer = Producer({"bootstrap.servers": args.bootstrap_servers, "enable.idempotence": True, "linger.ms": 20})
     profiles, events = load_samples()
     interval = 1.0 / args.rate if args.rate > 0 else 0.0
@@ -101,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             break
         bad = args.bad_every and sent % args.bad_every == args.bad_every - 1
         producer.produce(topic, key=key, value=b"{not json" if bad else value)
+        if avro is not None and topic == args.events_topic:
+            twin = {**avro_twin(json.loads(value)), "event_id": AVRO_ID_BASE + sent}
+            producer.produce(args.avro_topic, key=key, value=avro(twin))
         producer.poll(0)
         sent += 1
         if interval:

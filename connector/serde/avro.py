@@ -10,7 +10,8 @@ Failure reasons, each a DecodeError (dead-letter) with the original bytes kept b
   empty-value        the value has 0 bytes
   not-avro-framed    no magic byte 0, or shorter than the 5-byte header
   unknown-schema-id  the registry has no schema with the framed id (HTTP 404)
-  corrupt-avro       truncated, garbage, or trailing bytes after one record
+  corrupt-avro       truncated, garbage, or trailing bytes after one record; the message names
+                     the field, the byte position and the problem (`avro_diagnose`)
 A registry that cannot be reached raises RetriableError (never dead-lettered).
 """
 
@@ -26,6 +27,7 @@ from fastavro.schema import SchemaParseException, UnknownType
 
 from connector.errors import DecodeError
 from connector.records import SourceRecord
+from connector.serde.avro_diagnose import explain
 from connector.serde.registry import ParsedSchema, SchemaLookup
 
 MAGIC = 0
@@ -44,9 +46,8 @@ def read_exact(data: bytes, offset: int, schema: ParsedSchema, what: str, source
     try:
         value = _reader(fo, schema, None, False)
     except Exception as exc:  # fastavro raises EOFError, ValueError, IndexError, OverflowError, ...
-        raise DecodeError(
-            "corrupt-avro", f"record {what} is not valid Avro for {_describe(source)}: {type(exc).__name__}: {exc}"
-        ) from None
+        why = explain(data, offset, schema) or _fastavro_error(exc)
+        raise DecodeError("corrupt-avro", f"record {what} is not valid Avro for {_describe(source)}: {why}") from None
     end = fo.tell()
     if end != len(data):
         raise DecodeError(
@@ -54,6 +55,14 @@ def read_exact(data: bytes, offset: int, schema: ParsedSchema, what: str, source
             f"record {what} has {len(data) - end} trailing bytes after the Avro datum for {_describe(source)}",
         )
     return value
+
+
+def _fastavro_error(exc: Exception) -> str:
+    """fastavro's own words when the walk found nothing, never an empty `EOFError: `."""
+    text = str(exc).strip()
+    if isinstance(exc, EOFError):
+        return "truncated: the data ends before the record does"
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} while reading"
 
 
 def _describe(source: int | str) -> str:

@@ -18,6 +18,7 @@ import fastavro
 import orjson
 from fastavro.validation import ValidationError, validate
 
+from connector.quoting import quote
 from connector.serde.avro import MAGIC
 
 _PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
@@ -139,7 +140,7 @@ def _logical(logical: str, value: Any, where: str) -> Any:
         if logical in _TIMESTAMPS:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
             if logical.startswith("timestamp") and parsed.tzinfo is None:
-                raise AvroEncodeError(f"{where}: timestamp {value!r} has no UTC offset (add Z or +hh:mm)")
+                raise AvroEncodeError(f"{where}: timestamp {quote(value)} has no UTC offset (add Z or +hh:mm)")
             return parsed
         if logical == "date":
             return date.fromisoformat(value)
@@ -150,7 +151,7 @@ def _logical(logical: str, value: Any, where: str) -> Any:
     except AvroEncodeError:
         raise
     except (ValueError, InvalidOperation) as exc:
-        raise AvroEncodeError(f"{where}: {value!r} is not a valid {logical}: {exc}") from None
+        raise AvroEncodeError(f"{where}: {quote(value)} is not a valid {logical}: {exc}") from None
     return value
 
 

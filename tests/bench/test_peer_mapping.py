@@ -17,6 +17,6 @@ def test_hand_written_peer_mapping_builds_the_connectors_envelope() -> None:
         raw = workload.json_event(i)
         ts = 1_700_000_000_000 + i
         ours = mapping.map(SourceRecord("t", i % 4, i, str(i).encode(), raw, (), ts), orjson.loads(raw))
-        theirs = to_xdm(orjson.loads(raw), ts)
+        theirs = to_xdm(orjson.loads(raw), ts, f"t/{i % 4}/{i}")
         assert ours == theirs
         assert orjson.dumps(ours) == orjson.dumps(theirs)

@@ -234,3 +234,61 @@ def test_compose_connector_config_passes_check(tmp_path: Path) -> None:
         else:
             shutil.copy(source, dest)
     assert collect_problems(str(etc / "connector.yaml")) == []
+
+
+def test_compose_kafka_is_the_version_the_tests_run() -> None:
+    """The compose broker image is the Apache Kafka release the test harness runs."""
+    from connector.testing.kafka_broker import KAFKA_VERSION
+
+    assert _services()["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
+
+
+def test_connectors_wait_for_healthy_dependencies() -> None:
+    """Connectors (and the producer) start only when Kafka, the registry and the emulator pass health checks."""
+    services = _services()
+    dependants = {**_connector_services(), "sample-producer": services["sample-producer"]}
+    for name, svc in dependants.items():
+        for dep, rule in svc["depends_on"].items():
+            assert rule == {"condition": "service_healthy"}, f"{name} waits for {dep} only as {rule}"
+            health = services[dep].get("healthcheck", {})
+            assert health.get("test") and not health.get("disable"), f"{dep} has no healthcheck"
+    for svc in _connector_services().values():
+        assert {"kafka", "schema-registry", "aep-emulator"} <= set(svc["depends_on"])
+
+
+def test_schema_registry_healthcheck_probes_readiness_on_its_port() -> None:
+    """The registry's healthcheck asks Apicurio's /health/ready on the container port compose publishes."""
+    registry = _services()["schema-registry"]
+    test = " ".join(registry["healthcheck"]["test"])
+    container_port = str(registry["ports"][0]).split(":")[-1]
+    assert f"http://127.0.0.1:{container_port}/health/ready" in test
+
+
+def test_compose_avro_mapping_reads_through_the_registry() -> None:
+    """An Avro mapping of the compose config decodes via the registry the sample producer registers with."""
+    cfg = _compose_connector_config()
+    specs = [yaml.safe_load((ROOT / "config" / m["file"]).read_text(encoding="utf-8")) for m in cfg["mappings"]]
+    avro = [s for s in specs if s["format"] == "avro"]
+    assert avro, "no mapping of the compose stack uses the schema registry"
+    producer = _services()["sample-producer"]["command"]
+    avro_topic = producer[producer.index("--avro-topic") + 1]
+    assert any(avro_topic in s["topics"] for s in avro) and avro_topic in cfg["kafka"]["topics"]
+    registry_url = producer[producer.index("--schema-registry") + 1]
+    configured = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", cfg["schema_registry"]["url"])
+    assert registry_url == configured
+    assert re.match(r"http://schema-registry:\d+/", registry_url)
+
+
+def test_helm_chart_monitoring_files_are_the_repository_ones() -> None:
+    """The chart's alert rules and dashboard are links to deploy/prometheus and deploy/grafana (one copy)."""
+    files = ROOT / "deploy" / "helm" / "aep-connector" / "files"
+    assert (files / "alerts.yml").resolve() == ALERTS.resolve()
+    assert (files / "dashboard.json").resolve() == DASHBOARD.resolve()
+
+
+def test_demo_mappings_in_the_package_are_the_example_mappings() -> None:
+    """connector/demo/mappings (packaged for the demo) links to config/mappings, inside the build context."""
+    link = ROOT / "connector" / "demo" / "mappings"
+    assert link.is_symlink() and link.resolve() == (ROOT / "config" / "mappings").resolve()
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    assert "!config/mappings/" in ignore

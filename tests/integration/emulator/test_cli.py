@@ -54,3 +54,29 @@ def test_cli_prints_url_and_stops_on_sigterm(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     assert (tmp_path / "emulator.sqlite3").exists()
+
+
+def test_validation_flags_reach_the_emulator() -> None:
+    """--async-validation-failures reject and --no-sync-validation change what DCS answers; bad values exit 2."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector", "emulator", "--port", "0", "--async-validation-failures", "reject",
+         "--no-sync-validation", "--batch-window", "0.5"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split(" on ", 1)[1].split()[0]
+        ref = {"id": "https://ns.adobe.com/acme/schemas/1", "contentType": "application/vnd.adobe.xed-full+json"}
+        event = {"header": {"schemaRef": ref, "datasetId": "d"}, "body": {"xdmMeta": {"schemaRef": ref},
+                 "xdmEntity": {"_id": 1, "timestamp": "2024-01-01T00:00:00Z"}}}  # fmt: skip
+        strict = requests.post(f"{url}/collection/{'a' * 64}", json=event, timeout=5)
+        sync = requests.post(f"{url}/collection/{'a' * 64}?syncValidation=true", json=event, timeout=5)
+        assert (strict.status_code, sync.status_code) == (400, 501)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    bad = subprocess.run(
+        [sys.executable, "-m", "connector", "emulator", "--batch-window", "0"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--batch-window" in bad.stderr

@@ -36,7 +36,7 @@ def test_200_single(emulator: EmulatorServer) -> None:
 
 
 def test_207_status_code_shape(emulator: EmulatorServer) -> None:
-    """Batch: one entry per message in order; failures as {statusCode, message} with Adobe's texts."""
+    """Default (production) mode: DCCS failures are {statusCode, message} entries; a schema-invalid message succeeds."""
     inlet = emulator.create_inlet()
     messages = [_event(), {"header": {}}, _event(imsOrgId="OTHER@AdobeOrg"), _event(event_id=15367038)]
     response = requests.post(f"{emulator.url}/collection/batch/{inlet}", json={"messages": messages}, timeout=5)
@@ -50,9 +50,24 @@ def test_207_status_code_shape(emulator: EmulatorServer) -> None:
         "message": f"inletId: [{inlet}] imsOrgId: [{DEFAULT_ORG}] Message has unknown xdm format",
     }
     assert org["message"].endswith("Message has an absent or wrong ims org in the header")
+    assert invalid == {"xactionId": f"{body['batchId']}:3"}, "validated asynchronously: DCS acknowledges it"
+    (failed,) = [f for f in emulator.store.failed() if f["stage"] == "async"]
+    assert "expected type: String" in failed["message"] and failed["batchId"]
+
+
+def test_207_strict_mode_rejects_schema_invalid_messages() -> None:
+    """async_validation_failures=reject (not like production): a schema-invalid message gets a 400 entry."""
+    with EmulatorServer(options=EmulatorOptions(async_validation_failures="reject")) as server:
+        inlet = server.create_inlet()
+        messages = [_event(), _event(event_id=15367038)]
+        response = requests.post(f"{server.url}/collection/batch/{inlet}", json={"messages": messages}, timeout=5)
+        stats = requests.get(f"{server.url}/emulator/stats", timeout=5).json()["totals"]
+    ok, invalid = response.json()["responses"]
+    assert set(ok) == {"xactionId"}
     assert set(invalid) == {"statusCode", "message"}
     assert "Message is invalid" in invalid["message"]
     assert "expected type: String" in invalid["message"]
+    assert (stats["accepted"], stats["rejected"], stats["failed"]) == (1, 1, 0)
 
 
 def test_207_status_shape() -> None:

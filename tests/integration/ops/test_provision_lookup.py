@@ -12,6 +12,7 @@ import yaml
 
 from connector.commands import lookup as lookup_command
 from connector.commands import provision as provision_command
+from connector.config import load_settings
 from connector.emulator import DEFAULT_ORG
 from connector.emulator.registry import CONNECTIONS, FLOWS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
 from connector.emulator.server import EmulatorServer
@@ -175,3 +176,85 @@ def test_lookup_prints_a_profile_and_events_streamed_by_the_worker(
     args.identity, args.json = "nobody@example.com", False
     assert lookup_command.main(args) == 1
     assert "no profile for Email:nobody@example.com" in capsys.readouterr().out
+
+
+def _offline_config(
+    tmp_path: Path, unique_name: str, emulator: EmulatorServer, overrides: dict[str, Any] | None = None
+) -> Path:
+    """A config provision can use (Kafka is never reached) with a placeholder inlet URL."""
+    return write_config(
+        tmp_path / "connector.yaml",
+        bootstrap="127.0.0.1:9",
+        group=f"{unique_name}-group",
+        topic=f"{unique_name}-t",
+        dlq=f"{unique_name}-dlq",
+        aep=_aep(emulator, "https://dcs.adobedc.net/collection/placeholder"),
+        mapping_overrides=overrides,
+    )
+
+
+def test_provision_write_keeps_comments_and_env_indirections(
+    unique_name: str,
+    emulator: EmulatorServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--write edits the default of `${VAR:-...}` and keeps comments; with VAR set it refuses and says what to set."""
+    dataset = _dataset(emulator, f"{unique_name} write")
+    config = _offline_config(tmp_path, unique_name, emulator)
+    placeholder = "inlet_url: https://dcs.adobedc.net/collection/placeholder\n"
+    text = config.read_text(encoding="utf-8")
+    assert placeholder in text
+    text = "# the team's connector\n" + text.replace(
+        placeholder,
+        "# the DCS inlet, per environment\n  inlet_url: ${OPS2_INLET_URL:-" + placeholder[11:-1] + "}  # AEP\n",
+    )
+    config.write_text(text, encoding="utf-8")
+    monkeypatch.delenv("OPS2_INLET_URL", raising=False)
+
+    assert provision_command.main(_provision(config, dataset, write=True)) == 0
+    out = capsys.readouterr()
+    written = config.read_text(encoding="utf-8")
+    flow_id = yaml.safe_load(written)["aep"]["flow_id"]
+    inlet_url = load_settings(config).aep.inlet_url
+    assert inlet_url.startswith(f"{emulator.url}/collection/"), inlet_url
+    assert "  inlet_url: ${OPS2_INLET_URL:-" + inlet_url + "}  # AEP\n" in written
+    assert written.startswith("# the team's connector\n") and "# the DCS inlet, per environment\n" in written
+    assert (
+        written.replace("${OPS2_INLET_URL:-" + inlet_url, "${OPS2_INLET_URL:-" + placeholder[11:-1]).replace(
+            f"  flow_id: {flow_id}\n", ""
+        )
+        == text
+    )
+    assert "note: aep.inlet_url: wrote the default of ${OPS2_INLET_URL:-...}" in out.err
+
+    monkeypatch.setenv("OPS2_INLET_URL", inlet_url)
+    assert provision_command.main(_provision(config, dataset, write=True)) == 2
+    out = capsys.readouterr()
+    assert f"OPS2_INLET_URL is set in this environment: set OPS2_INLET_URL={inlet_url}" in out.err
+    assert yaml.safe_load(out.out)["aep"] == {"inlet_url": inlet_url, "flow_id": flow_id}
+    assert config.read_text(encoding="utf-8") == written
+
+
+def test_provision_creates_resources_in_the_sandbox_of_the_datasets_mapping(
+    unique_name: str, emulator: EmulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The mapping writing --dataset-id names `sandbox: marketing`: every Flow Service call goes to marketing."""
+    dataset = _dataset(emulator, f"{unique_name} marketing")
+    config = _offline_config(
+        tmp_path, unique_name, emulator, {"dataset_id": dataset, "schema_id": SCHEMA_ID, "sandbox": "marketing"}
+    )
+    args = _provision(config, dataset, write=False)
+    args.name = f"{unique_name}-streaming"
+    assert provision_command.main(args) == 0
+    out = capsys.readouterr()
+    assert "sandbox: marketing" in out.err
+    mine = [
+        item
+        for kind in KINDS
+        for _, item in emulator.store.items(kind)
+        if str(item.get("name", "")).startswith(args.name)
+    ]
+    assert len(mine) == 4
+    assert {item["sandboxName"] for item in mine} == {"marketing"}

@@ -23,6 +23,7 @@ from connector.kafka.dead_letter import (
     H_TOPIC,
 )
 from connector.testing.kafka_broker import committed_offsets, create_topic, end_offsets
+from tests.integration.emulator.tutorial import typed_event_mapping
 from tests.integration.pipeline.harness import (
     audit,
     audit_mapping,
@@ -104,8 +105,14 @@ def test_rejected_and_undecodable_records_are_dead_lettered_with_original_bytes(
 def test_per_message_207_rejections_are_dead_lettered_and_siblings_delivered(
     kafka_bootstrap: str, unique_name: str, tmp_path: Path, shape: Literal["statusCode", "status"]
 ) -> None:
-    """DCS's 207 rejections (either failure shape) go to the DLQ with AEP's message; siblings delivered once."""
-    emulator = EmulatorServer(port=0, store="memory", options=EmulatorOptions(failure_shape=shape)).start()
+    """DCS's 207 rejections (either failure shape) go to the DLQ with AEP's message; siblings delivered once.
+
+    Strict emulator mode (async_validation_failures=reject, not production's default) turns chosen records'
+    schema violations into per-message 400 entries; production only answers DCCS envelope failures that way
+    (tests/integration/emulator/test_failures.py covers production's asynchronous path for the same records).
+    """
+    options = EmulatorOptions(failure_shape=shape, async_validation_failures="reject")
+    emulator = EmulatorServer(port=0, store="memory", options=options).start()
     try:
         _typed_rejections(kafka_bootstrap, unique_name, emulator, tmp_path)
     finally:
@@ -119,18 +126,7 @@ def _typed_rejections(kafka_bootstrap: str, unique_name: str, emulator: Emulator
     for i in (7, 150, 299):
         rows[i]["points"] = "many"  # the dataset's schema says integer: DCS rejects, the mapper passes it on
     produce(kafka_bootstrap, topic, (orjson.dumps(r) for r in rows), partitions=2)
-    mapping = {
-        "name": "loyalty-typed", "topics": [topic], "format": "json", "xdm_class": "experienceevent",
-        "schema_id": p.event_schema, "dataset_id": p.event_dataset, "tenant": p.tenant, "source_name": "e2e",
-        "identities": [{"namespace": "Email", "value": "value.email", "primary": True}],
-        "fields": {
-            "timestamp": "value.ts",
-            "eventType": "'loyaltyBalanceUpdate'",
-            f"_{p.tenant}.loyaltyID": "value.email",
-            f"_{p.tenant}.pointsEarned": "value.points",
-            f"_{p.tenant}.transactionID": "concat(topic, '/', to_string(partition), '/', to_string(offset))",
-        },
-    }
+    mapping = typed_event_mapping(p, topic)
     cfg = write_config(
         tmp_path / "c.yaml", bootstrap=kafka_bootstrap, group=unique_name, topics=[topic], dead_letter=dlq,
         inlet_url=p.inlet_url, mappings=[mapping], aep={"ims_org": DEFAULT_ORG},

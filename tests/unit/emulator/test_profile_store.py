@@ -68,3 +68,26 @@ def test_unknown_identity() -> None:
     """An identity nobody sent has no profile and no events."""
     assert _store().profile("email", "nobody@x.com") is None
     assert _store().events("email", "nobody@x.com") == (None, [])
+
+
+def test_merge_policy_without_identity_graph_does_not_stitch() -> None:
+    """identityGraph none: only the fragments holding the identity itself, under the chosen policy's id."""
+    profile = _store().profile("email", "j@x.com", stitch=False, policy_id="p-1")
+    assert profile is not None
+    assert profile["sources"] == ["crm"] and profile["mergePolicy"] == {"id": "p-1"}
+    assert _store().profile("crmid", "c-1", stitch=False) is not None
+
+
+def test_dataset_precedence_decides_conflicts() -> None:
+    """timestampOrdered: the newest fragment wins; dataSetPrecedence: the first dataset wins even when older."""
+    store = _store()
+    store.add_fragment(
+        dataset_id="crm",
+        entity={"points": 1},
+        identities=(("Email", "j@x.com", True),),
+        received_ms=10,
+        tag="t3",
+        fallback_key="t3",
+    )
+    assert store.profile("email", "j@x.com")["entity"]["points"] == 1  # type: ignore[index]
+    assert store.profile("email", "j@x.com", precedence=["loyalty"])["entity"]["points"] == 5  # type: ignore[index]

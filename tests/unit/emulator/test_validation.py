@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from connector.emulator.resolve import compile_schema
 from connector.emulator.validation import (
     UNKNOWN_FORMAT,
     WRONG_ORG,
@@ -16,7 +17,8 @@ from connector.emulator.validation import (
     check_envelope,
     streaming_violations,
 )
-from connector.emulator.xdm import EVENT_CLASS, PROFILE_CLASS, compile_schema, parse_date_time_ms
+from connector.emulator.xdm import parse_date_time_ms
+from connector.emulator.xdmlib import EVENT_CLASS, PROFILE_CLASS
 
 ORG = "0123456789ABCDEF01234567@AdobeOrg"
 INLET = InletInfo("a" * 64, ORG)

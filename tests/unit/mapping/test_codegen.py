@@ -114,4 +114,4 @@ def test_envelopes_share_no_part_between_records() -> None:
     first["body"]["xdmMeta"]["schemaRef"]["id"] = "changed"
     second = m.map(record(), {"email": "a@b.c", "a": 1})
     assert second["header"]["source"] == {"name": "S"}
-    assert second == m.envelope.wrap(m.entity(record(), {"email": "a@b.c", "a": 1}))
+    assert second == m.envelope.wrap(m.entity(record(), {"email": "a@b.c", "a": 1}), "t/0/0")

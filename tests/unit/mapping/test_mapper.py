@@ -37,7 +37,7 @@ def _error(spec: str, value: Any, **kw: Any) -> MappingError:
 
 
 def test_envelope_has_header_schema_ref_and_body() -> None:
-    """The envelope is exactly {header, body: {xdmMeta, xdmEntity}} with the configured ids."""
+    """The envelope is exactly {header, body: {xdmMeta, xdmEntity}} with the configured ids and the record's origin."""
     env = compile_one(EVENT + "source_name: Kafka\n").map(record(), {"email": "a@b.c", "ts": "2020-01-01T00:00:00Z"})
     ref = {"id": "https://ns.adobe.com/acme/schemas/1", "contentType": "application/vnd.adobe.xed-full+json;version=1"}
     assert env["header"] == {
@@ -46,6 +46,7 @@ def test_envelope_has_header_schema_ref_and_body() -> None:
         "datasetId": "ds1",
         "flowId": AEP.flow_id,
         "source": {"name": "Kafka"},
+        "msgId": "t/0/0",
     }
     assert env["body"]["xdmMeta"] == {"schemaRef": ref}
     assert set(env) == {"header", "body"}
