@@ -18,7 +18,6 @@ import json
 import pstats
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.models import PreparedRequest
 
+from bench import workload
 from connector.config import AepSettings
 from connector.records import SourceRecord
 from connector.serde.avro import AvroDeserializer
@@ -61,24 +61,7 @@ class _OneSchema(BaseAdapter):
 
 def events(n: int) -> list[dict[str, Any]]:
     """`n` loyalty events derived from the 20 samples (distinct ids, half with a transaction id)."""
-    samples = json.loads(SAMPLES_PATH.read_text())
-    out = []
-    for i in range(n):
-        s = samples[i % len(samples)]
-        x = s["_exchangeinternal"]
-        out.append(
-            {
-                "event_id": s["_id"] * 100_000 + i,
-                "event_type": s["eventType"],
-                "event_time": datetime.fromisoformat(s["timestamp"]),
-                "loyalty_id": x["loyaltyID"],
-                "points_earned": x["pointsEarned"],
-                "total_points": x["totalPoints"],
-                "loyalty_level": x["loyaltyLevel"],
-                "transaction_id": f"tx-{i}" if i % 2 else None,
-            }
-        )
-    return out
+    return [workload.avro_event(i) for i in range(n)]
 
 
 def framed_records(n: int) -> list[SourceRecord]:

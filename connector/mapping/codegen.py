@@ -184,8 +184,13 @@ class EntityCodegen:
             if var != expr.code:
                 at.add(f"{var} = {expr.code}")
             return
+        self.tried([f"{var} = {expr.code}"], what, at)
+
+    def tried(self, lines: list[str], what: tuple[str, str | None], at: _At) -> None:
+        """`lines` in a try block turning any exception into MappingError(target, expression text)."""
         at.add("try:")
-        at.add(f"{var} = {expr.code}", 1)
+        for line in lines:
+            at.add(line, 1)
         at.add("except Exception as _x:")
         at.add(f"raise _fail({what[0]!r}, {what[1]!r}, _x) from _x", 1)
 
@@ -202,11 +207,8 @@ class EntityCodegen:
                 at.add(f"{dest}['_id'] = {default}")
             return
         v, s = self.local("_v"), self.local("_v")
-        at.add("try:")
-        at.add(f"{v} = {expr.code}", 1)
-        at.add(f"{s} = {v} if {v}.__class__ is str else (None if {v} is None else _to_text(_clean({v})))", 1)
-        at.add("except Exception as _x:")
-        at.add(f"raise _fail('_id', {text!r}, _x) from _x", 1)
+        text_of = f"{v} if {v}.__class__ is str else (None if {v} is None else _to_text(_clean({v})))"
+        self.tried([f"{v} = {expr.code}", f"{s} = {text_of}"], ("_id", text), at)
         at.add(f"if {s}:")
         at.add(f"{dest}['_id'] = {s}", 1)
         if default:
@@ -233,11 +235,8 @@ class EntityCodegen:
             first = ident.namespace not in lists
             lst = lists.setdefault(ident.namespace, self.local("_i"))
             v, ids = self.local("_v"), self.local("_v")
-            at.add("try:")
-            at.add(f"{v} = {expr.code if expr else 'None'}", 1)
-            at.add(f"{ids} = (({v},) if {v} else ()) if {v}.__class__ is str else _identity_values({v})", 1)
-            at.add("except Exception as _x:")
-            at.add(f"raise _fail({target!r}, {ident.value!r}, _x) from _x", 1)
+            values = f"(({v},) if {v} else ()) if {v}.__class__ is str else _identity_values({v})"
+            self.tried([f"{v} = {expr.code if expr else 'None'}", f"{ids} = {values}"], (target, ident.value), at)
             if ident.primary:
                 at.add(f"if not {ids}:")
                 at.add(f"raise _no_identity({ident.namespace!r}, {ident.value!r})", 1)

@@ -32,6 +32,16 @@ pytestmark = pytest.mark.integration
 PARTITIONS = 4
 
 
+def _start(
+    kafka_bootstrap: str, unique_name: str, emulator: EmulatorServer, tmp_path: Path, records: int
+) -> tuple[str, int, Path, subprocess.Popen[bytes]]:
+    """(topic, metrics port, log, supervisor): `records` events produced, then `run --processes 2` started."""
+    config, topic, port = _setup(kafka_bootstrap, unique_name, emulator, tmp_path)
+    produce(kafka_bootstrap, topic, (event(i) for i in range(records)), partitions=PARTITIONS)
+    log = tmp_path / "supervisor.log"
+    return topic, port, log, _supervisor(config, log)
+
+
 def _setup(kafka_bootstrap: str, unique_name: str, emulator: EmulatorServer, tmp_path: Path) -> tuple[Path, str, int]:
     topic = f"{unique_name}-events"
     create_topic(kafka_bootstrap, topic, PARTITIONS)
@@ -98,10 +108,7 @@ def test_two_processes_split_the_partitions_deliver_exactly_once_and_stop_with_c
     kafka_bootstrap: str, unique_name: str, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     """Both children get partitions, every record arrives once, /metrics merges both, SIGTERM commits all."""
-    config, topic, port = _setup(kafka_bootstrap, unique_name, emulator, tmp_path)
-    produce(kafka_bootstrap, topic, (event(i) for i in range(3000)), partitions=PARTITIONS)
-    log = tmp_path / "supervisor.log"
-    proc = _supervisor(config, log)
+    topic, port, log, proc = _start(kafka_bootstrap, unique_name, emulator, tmp_path, 3000)
     try:
         wait_until(lambda: _both_assigned(port), 120, "both processes to hold partitions")
         wait_until(lambda: fully_committed(kafka_bootstrap, f"{unique_name}-group", topic), 120, "all committed")
@@ -123,10 +130,7 @@ def test_a_killed_process_is_restarted_and_nothing_is_lost(
     kafka_bootstrap: str, unique_name: str, emulator: EmulatorServer, tmp_path: Path
 ) -> None:
     """kill -9 of one child: the supervisor starts a new one in its slot, and every record still arrives."""
-    config, topic, port = _setup(kafka_bootstrap, unique_name, emulator, tmp_path)
-    produce(kafka_bootstrap, topic, (event(i) for i in range(1000)), partitions=PARTITIONS)
-    log = tmp_path / "supervisor.log"
-    proc = _supervisor(config, log)
+    topic, port, log, proc = _start(kafka_bootstrap, unique_name, emulator, tmp_path, 1000)
     try:
         wait_until(lambda: _both_assigned(port), 120, "both processes to hold partitions")
         victim = _processes(port)[0]["pid"]
