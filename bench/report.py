@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench import comparison
+from bench import comparison, xdm_bench
 from bench.e2e import RunResult
 from bench.suite import BATCHING, CONSUMER, LATENCY_LINGER_MS, PROCESSES, PROJECT, QUIX, RAW, Results
 from bench.tables import table
@@ -72,6 +72,9 @@ def verdicts(r: Results) -> list[Verdict]:
     for m in r.mapping:
         out.append(Verdict(f"mapping {m.mapping} (one core)", f"{m.rate:,.0f} records/s", f">= {m.target:,}",
                            m.rate >= m.target))
+    if r.xdm:
+        out.append(Verdict("XDM validation added to the loyalty-events mapping (CPU)",
+                           f"{r.xdm.added_us:+.2f} us/record", f"<= +{xdm_bench.TARGET_US:.0f} us/record", r.xdm.met))
     if "decode+map" in r.avro_stages:
         rate = r.avro_stages["decode+map"]
         out.append(Verdict("Avro decode + map (one core)", f"{rate:,.0f} records/s", ">= 60,000", rate >= 60_000))
@@ -164,6 +167,8 @@ def stage_tables(r: Results) -> list[str]:
     if r.mapping:
         out.append(table(["mapping (pre-decoded samples)", "records/s", "target"],
                          [[m.mapping, m.rate, m.target] for m in r.mapping]))
+    if r.xdm:
+        out.append(table(xdm_bench.HEADER, xdm_bench.rows(r.xdm)))
     if r.avro_stages:
         out.append(table(["Avro stage (loyalty-event-v2, framed)", "records/s", "us/record"],
                          [[k, v, f"{1e6 / v:.2f}"] for k, v in r.avro_stages.items()]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from bench import avro_bench, delivery_bench, loop_bench, mapping_bench
+from bench import avro_bench, delivery_bench, loop_bench, mapping_bench, xdm_bench
 from connector.aep.dcs import DcsSink
 from connector.config import DCS_MAX_REQUEST_BYTES, AepSettings, DeliverySettings, TransportSettings
 from connector.mapping import compile_mappings, load_mapping_file
@@ -32,6 +32,11 @@ def mapping_rates(seconds: float) -> list[MappingRate]:
         values = json.loads((mapping_bench.SAMPLES / case.samples).read_text(encoding="utf-8"))
         out.append(MappingRate(case.mapping, mapping_bench.measure(compiled[0], values, seconds), case.target_per_s))
     return out
+
+
+def xdm_cost(seconds: float) -> xdm_bench.Cost:
+    """xdm_bench: CPU us/record of the loyalty-events mapping with and without pre-flight XDM validation."""
+    return xdm_bench.measure(seconds)
 
 
 def avro_rates(records: int, runs: int) -> dict[str, float]:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import structlog
 
-from bench import emulator_bench, hotpath, multicore, stages, workload
+from bench import emulator_bench, hotpath, multicore, stages, workload, xdm_bench
 from bench.e2e import (
     BenchError,
     CeilingResult,
@@ -74,6 +74,7 @@ class Results:
     profile_records: int = 0
     profile_seconds: float = 0.0
     mapping: list[stages.MappingRate] = field(default_factory=list)
+    xdm: xdm_bench.Cost | None = None
     avro_stages: dict[str, float] = field(default_factory=dict)
     delivery: stages.DeliveryTable | None = None
     emulator_stores: list[EmulatorFigure] = field(default_factory=list)
@@ -277,6 +278,7 @@ class Suite:
             stage: hotpath.cpu_us(stage, 20_000, 5) for stage in hotpath.STAGES if stage != "loop"})
         self.results.multicore = self.phase("multi-core choice", multicore.measure)
         self.results.mapping = self.phase("mapping bench", lambda: stages.mapping_rates(self.o.stage_seconds))
+        self.results.xdm = self.phase("xdm validation bench", lambda: stages.xdm_cost(self.o.stage_seconds))
         self.results.avro_stages = self.phase("avro bench", lambda: stages.avro_rates(50_000, 2))
         self.results.loop = self.phase("worker loop bench", lambda: stages.loop_rates(self.o.profile_records))
         self.results.delivery = self.phase("delivery bench", lambda: stages.delivery_table(

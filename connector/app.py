@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.config import Settings
 from connector.errors import ConfigError, FatalError
@@ -13,6 +13,9 @@ from connector.interfaces import Clock, DeadLetters, RecordSource, Sink
 from connector.records import DCS, EDGE, Outcome, Route
 from connector.routing import Pipeline, Router, routing_problems
 from connector.worker import Worker, WorkerOptions
+
+if TYPE_CHECKING:
+    from connector.xdm.service import SchemaService
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,21 +25,33 @@ class Plan:
     settings: Settings
     router: Router
     mappings: Sequence[Any]
+    schemas: SchemaService | None = None
 
 
-def compile_plan(settings: Settings) -> Plan:
-    """Compile mappings and build decoders; raise ConfigError listing every problem."""
+def compile_plan(settings: Settings, *, clock: Clock | None = None) -> Plan:
+    """Compile mappings, build decoders, load XDM schemas; raise ConfigError listing every problem.
+
+    Mappings with `schema:` have their schema loaded here (from AEP, the disk cache or a file) and
+    their mapper wrapped in XDM validation; FatalError when a strict mapping's schema cannot be had.
+    """
+    from connector.clock import SystemClock
     from connector.mapping import compile_mappings
     from connector.serde.factory import build_deserializers
+    from connector.xdm.service import load_schemas
 
     compiled, problems = compile_mappings(settings.mappings, settings.aep)
     deserializers, serde_problems = build_deserializers(compiled, settings)
     problems = problems + serde_problems + routing_problems(settings, compiled)
     if problems:
         raise ConfigError(problems)
-    pipelines = [(mp.topics, Pipeline(deserializers[mp.name], mp)) for mp in compiled]
+    schemas, startup = load_schemas(settings, [mp.parsed for mp in compiled], clock=clock or SystemClock())
+    if startup.problems:
+        raise ConfigError(startup.problems)
+    if startup.unavailable:
+        raise FatalError("\n".join(startup.unavailable))
+    pipelines = [(mp.topics, Pipeline(deserializers[mp.name], schemas.wrap(mp))) for mp in compiled]
     router = Router(pipelines, dead_letter_topic=settings.dead_letter.topic)
-    return Plan(settings, router, compiled)
+    return Plan(settings, router, compiled, schemas)
 
 
 def build_worker(
@@ -119,11 +134,15 @@ class Services:
 
 
 def start_services(plan: Plan, worker: Worker) -> Services:
-    """Metrics and health HTTP (with the lag refresher) when metrics_port is set; the progress line unless off."""
+    """Metrics and health HTTP (with the lag refresher) when metrics_port is set; the progress line unless off;
+    the XDM schema refresher when mappings validate against live schemas."""
     from connector.observability.progress import start_progress
 
     obs = plan.settings.observability
     closers: list[Any] = []
+    if plan.schemas is not None:
+        plan.schemas.start()
+        closers.append(plan.schemas.close)
     monitor = None
     if obs.metrics_port is not None:
         from connector.observability.server import start_observability

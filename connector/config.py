@@ -1,7 +1,7 @@
 """Connector settings: frozen dataclasses and `load_settings`, which collects every problem.
 
 The YAML file has the sections kafka, aep, dead_letter, batching, delivery, mappings,
-observability. `${ENV_VAR}` (or `${ENV_VAR:-default}`) anywhere in a string value is replaced from
+observability, schema_registry, xdm. `${ENV_VAR}` (or `${ENV_VAR:-default}`) anywhere in a string value is replaced from
 the environment, once; `*_file` keys (secrets and the values that become AEP headers) read the
 value from a file, dropping one trailing newline (`\n` or `\r\n`) and nothing else. Every value
 that becomes an HTTP header or URL is checked here, so a stray newline fails at start.
@@ -172,6 +172,16 @@ class SchemaRegistrySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class XdmSettings:
+    """Pre-flight XDM validation (connector.xdm): where fetched schemas are cached, how often refreshed."""
+
+    cache_dir: Path | None = None  # None: $XDG_CACHE_HOME (or ~/.cache)/aep-connector/xdm-schemas
+    refresh_interval_s: float = 300.0
+    startup_timeout_s: float = 60.0
+    recheck_after_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class MappingSource:
     """A mapping as found in the config: its raw spec and where it came from (for messages)."""
 
@@ -192,6 +202,7 @@ class Settings:
     mappings: tuple[MappingSource, ...]
     schema_registry: SchemaRegistrySettings = field(default_factory=SchemaRegistrySettings)
     path: Path | None = None
+    xdm: XdmSettings = field(default_factory=XdmSettings)
 
 
 def interpolate(value: Any, environ: Mapping[str, str], problems: list[str], where: str) -> Any:
@@ -569,6 +580,19 @@ def _schema_registry(root: _Section) -> SchemaRegistrySettings:
     return out
 
 
+def _xdm(root: _Section, base_dir: Path) -> XdmSettings:
+    x = root.section("xdm")
+    cache_dir = x.text("cache_dir")
+    out = XdmSettings(
+        cache_dir=(base_dir / Path(cache_dir).expanduser()).resolve() if cache_dir else None,
+        refresh_interval_s=x.number("refresh_interval_s", 300.0, minimum=10.0),
+        startup_timeout_s=x.number("startup_timeout_s", 60.0, minimum=0.0),
+        recheck_after_s=x.number("recheck_after_s", 60.0, minimum=1.0),
+    )
+    x.finish()
+    return out
+
+
 def _mappings(root: _Section, base_dir: Path, environ: Mapping[str, str]) -> tuple[MappingSource, ...]:
     raw = root._get("mappings", (list,), [], True)
     out: list[MappingSource] = []
@@ -664,9 +688,10 @@ def parse_settings(
     if not aep.inlet_url and (not mappings or any(m.spec.get("destination", "dcs") != "edge" for m in mappings)):
         problems.append("aep.inlet_url: is required (or aep.inlet_id) unless every mapping has destination: edge")
     registry = _schema_registry(root)
+    xdm = _xdm(root, base_dir)
     root.finish()
     problems = _one_per_cause(unset, [p.lstrip(".") for p in problems])
-    settings = Settings(kafka, aep, dead_letter, batching, delivery, observability, mappings, registry, path)
+    settings = Settings(kafka, aep, dead_letter, batching, delivery, observability, mappings, registry, path, xdm)
     return settings, problems
 
 

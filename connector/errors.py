@@ -9,6 +9,7 @@
     +-- RecordError            dead-letter this one record with `reason`, keep running
         +-- DecodeError        the bytes could not be read (stage "decode")
         +-- MappingError       the record could not be mapped to XDM (stage "map")
+        |   +-- SchemaViolation    the mapped entity breaks its XDM schema (stage "validate")
         +-- RejectedError      AEP refused the record, or it can never be sent (stage "deliver")
 
 Per-record failures travel as values (a RecordError instance paired with the record) to the
@@ -91,6 +92,21 @@ class MappingError(RecordError):
         super().__init__(reason, message)
         self.target = target
         self.expression = expression
+
+
+class SchemaViolation(MappingError):
+    """The mapped entity breaks the target XDM schema: AEP would accept it, then drop it into a failed batch.
+
+    Reason `xdm-invalid`; the message names each violation (JSON pointer, rule) and the schema
+    `$id` and version it was checked against.
+    """
+
+    stage = "validate"
+
+    def __init__(self, message: str, *, target: str | None, schema_id: str, schema_version: str) -> None:
+        super().__init__(message, target=target, reason="xdm-invalid")
+        self.schema_id = schema_id
+        self.schema_version = schema_version
 
 
 class RejectedError(RecordError):

@@ -5,6 +5,11 @@ their decoders is listed (exit 2), or `OK` and the routing table are printed (ex
 With --connect it then reaches Kafka, the dead-letter topic, IMS, each DCS inlet and the schema
 registry without writing data (see connector.ops.checks) and exits 0 (warnings allowed),
 2 (the services answered and the configuration is wrong) or 4 (a service could not be reached).
+
+Mappings with `schema:` are checked against their XDM schema (class, tenant, mapped fields the
+schema lacks): an exported file or the worker's disk cache without --connect, the live schema
+from AEP's Schema Registry with --connect (a schema AEP cannot serve is then said so, with what
+the worker would do about it: exit 4). Notes say what is worth knowing but not wrong.
 """
 
 from __future__ import annotations
@@ -52,21 +57,50 @@ def collect_problems(path: str) -> list[str]:
     return compile_config(path)[2]
 
 
+def schema_findings(settings: Any, compiled: list[Any], connect: bool) -> tuple[list[str], list[str], list[str]]:
+    """(problems, unreachable, notes) of the mappings' XDM schemas; AEP is contacted only with `connect`."""
+    from connector.clock import SystemClock
+    from connector.xdm.service import load_schemas
+
+    specs = [mp.parsed for mp in compiled]
+    _, found = load_schemas(settings, specs, clock=SystemClock(), wait=False, fetch=connect)
+    notes = list(found.notes)
+    unvalidated = [s.name for s in specs if s.schema is None]
+    if unvalidated:
+        notes.append(
+            f"no schema: for mapping(s) {', '.join(unvalidated)}: records are not validated before sending (AEP "
+            "drops schema-invalid records asynchronously, after accepting them); set schema: from-dataset to validate"
+        )
+    return found.problems, found.unavailable, notes
+
+
 def main(args: argparse.Namespace) -> int:
     from connector.ops.routing_table import format_routing
 
     settings, compiled, problems = compile_config(args.config)
+    unreachable: list[str] = []
+    notes: list[str] = []
+    if not problems:
+        schema_problems, unreachable, notes = schema_findings(settings, compiled, args.connect)
+        problems += schema_problems
     if problems:
         print(f"{args.config}: {len(problems)} problem(s)", file=sys.stderr)
         for p in problems:
             print(f"  - {p}", file=sys.stderr)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         return 2
     print(f"{args.config}: OK")
+    for note in notes:
+        print(f"note: {note}")
     print()
     print(format_routing(compiled, settings))
     if not args.connect:
         return 0
-    return _connect(settings, compiled)
+    code = _connect(settings, compiled)
+    for u in unreachable:
+        print(f"unreachable: {u}", file=sys.stderr)
+    return max(code, 4) if unreachable else code
 
 
 def _connect(settings: Any, compiled: list[Any]) -> int:

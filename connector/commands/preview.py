@@ -9,8 +9,10 @@ worker's group (connector.ops.topic_reader), decodes them with the topic's mappi
 Avro through the registry, plain Avro) and maps them. Each DCS envelope (or, for
 `destination: edge`, each Edge Network event `{"xdm": ...}`) goes to stdout as pretty JSON; each
 record's decode or mapping error (reason, target path, expression), an envelope over DCS's 1 MB
-limit, or an XDM schema violation goes to stderr. Exit 0 when every record mapped (and
-validated), 1 otherwise, 4 when Kafka or the registry cannot be reached.
+limit, or an XDM schema violation goes to stderr. A mapping with `schema:` is validated exactly
+as the worker validates (the schema from AEP, the disk cache or the file; whatever its
+`validate:` mode). Exit 0 when every record mapped (and validated), 1 otherwise, 4 when Kafka,
+the registry or AEP's Schema Registry cannot be reached.
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ from typing import IO, Any
 
 from connector.commands._common import EXIT_UNREACHABLE, add_config_arg
 from connector.config import Settings, load_settings
-from connector.errors import ConfigError, RecordError, RetriableError
-from connector.mapping import compile_mappings
+from connector.errors import ConfigError, FatalError, RecordError, RetriableError
+from connector.mapping import CompiledMapping, compile_mappings
 from connector.mapping.envelope import encode as encode_envelope
-from connector.mapping.xdm_schema import validate_entity
 from connector.ops.records_input import read_values
 from connector.quoting import quote, shorten
 from connector.records import SourceRecord
+from connector.xdm.validator import XdmValidator
 
 NAME = "preview"
 HELP = "map records (a file of values, or read from a topic) with their mapping and print the envelopes or errors"
@@ -50,12 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="map at most N records")
 
 
-def show(mapping: Any, label: str, record: SourceRecord, value: Any) -> bool:
+def show(mapping: Any, label: str, record: SourceRecord, value: Any, validator: XdmValidator | None = None) -> bool:
     """Print the envelope (stdout) or why `run` would dead-letter the record (stderr); True when it maps.
 
     The record goes through `map_record`, the worker's own map-and-encode step (mapping errors,
     the 1 MB too-large rule), so preview passes exactly what run sends; the XDM schema check
-    (with `xdm_schema`) comes on top. Quoted values in messages are shortened.
+    (with `schema:`, the validator the worker uses) comes on top. Quoted values in messages are shortened.
     """
     from connector.worker import map_record
 
@@ -65,21 +67,44 @@ def show(mapping: Any, label: str, record: SourceRecord, value: Any) -> bool:
         print(f"{label}: ERROR {exc.reason}: {shorten(exc.message, 1000)}", file=sys.stderr)
         return False
     print(encode_envelope(envelope, indent=True).decode())
-    schema = mapping.xdm_schema
     entity = envelope["xdm"] if "xdm" in envelope else envelope["body"]["xdmEntity"]
-    violations = validate_entity(entity, schema) if schema else []
+    violations = validator.violations(entity) if validator and not validator.is_valid(entity) else []
     for v in violations:
-        print(f"{label}: SCHEMA {v.pointer or '/'}: {v.message}", file=sys.stderr)
+        print(f"{label}: ERROR xdm-invalid: {v}", file=sys.stderr)
     return not violations
 
 
-def _offline(args: argparse.Namespace, compiled: list[Any]) -> tuple[str, int, int]:
+def schema_validator(settings: Settings, mapping: CompiledMapping) -> XdmValidator | None:
+    """The validator the worker would use for `mapping` (None without `schema:`); says on stderr where from."""
+    from connector.clock import SystemClock
+    from connector.xdm.service import load_schemas
+
+    ref = mapping.parsed.schema
+    if ref is None:
+        return None
+    service, found = load_schemas(settings, [mapping.parsed], clock=SystemClock(), wait=False)
+    if found.problems:
+        raise ConfigError(found.problems)
+    if found.unavailable:
+        raise FatalError("\n".join(found.unavailable))
+    for note in found.notes:
+        print(f"note: {note}", file=sys.stderr)
+    live = service.schemas.get(ref)
+    loaded = live.current if live else None
+    if loaded is None:
+        return None
+    print(f"validating against {loaded.schema_id} version {loaded.version} ({loaded.origin})", file=sys.stderr)
+    return loaded.validator
+
+
+def _offline(args: argparse.Namespace, settings: Settings, compiled: list[Any]) -> tuple[str, int, int]:
     by_name = {m.name: m for m in compiled}
     if not args.mapping:
         raise ConfigError(["preview needs --mapping NAME (with --input) or --from-topic T"])
     mapping = by_name.get(args.mapping)
     if mapping is None:
         raise ConfigError([f"--mapping: no mapping named {args.mapping!r} (mappings: {', '.join(sorted(by_name))})"])
+    validator = schema_validator(settings, mapping)
     topic = next((t for t in mapping.topics if not t.startswith("^")), "preview")
     stream: IO[str] = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
     ok = failed = 0
@@ -90,7 +115,7 @@ def _offline(args: argparse.Namespace, compiled: list[Any]) -> tuple[str, int, i
             if decode_error is not None:
                 print(f"record {i}: ERROR decode: {decode_error}", file=sys.stderr)
                 failed += 1
-            elif show(mapping, f"record {i}", SourceRecord(topic, 0, i, None, raw), value):
+            elif show(mapping, f"record {i}", SourceRecord(topic, 0, i, None, raw), value, validator):
                 ok += 1
             else:
                 failed += 1
@@ -114,6 +139,7 @@ def _from_topic(args: argparse.Namespace, settings: Settings, compiled: list[Any
     decoders, problems = build_deserializers([mapping], settings)
     if problems:
         raise ConfigError(problems)
+    validator = schema_validator(settings, mapping)
     reader = TopicReader(settings.kafka)
     try:
         records = reader.read(topic, args.limit or DEFAULT_TOPIC_LIMIT, args.start)
@@ -131,7 +157,7 @@ def _from_topic(args: argparse.Namespace, settings: Settings, compiled: list[Any
             failed += 1
             continue
         print(f"# {label} key={quote(record.key)}", file=sys.stderr)
-        if show(mapping, label, record, value):
+        if show(mapping, label, record, value, validator):
             ok += 1
         else:
             failed += 1
@@ -144,7 +170,10 @@ def main(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(problems)
     try:
-        name, ok, failed = _from_topic(args, settings, compiled) if args.from_topic else _offline(args, compiled)
+        if args.from_topic:
+            name, ok, failed = _from_topic(args, settings, compiled)
+        else:
+            name, ok, failed = _offline(args, settings, compiled)
     except RetriableError as exc:
         print(f"unreachable: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE

@@ -7,17 +7,14 @@ compiler.py     expressions -> Python expression source (the AST's names, litera
 codegen.py      field tree -> the source of one entity function per mapping
 mapper.py       compiles and loads that function; CompiledMapping.map (raises only MappingError)
 envelope.py     the {header, body} envelope; the {xdm} Edge Network event
-xdm_schema.py   optional validation of entities against an exported XDM schema
 dataprep.py     import of an AEP Data Prep mapping set
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import orjson
 import yaml
@@ -63,20 +60,6 @@ def _route(spec: MappingSpec, aep: AepSettings) -> Route:
     )
 
 
-def _load_schema(path: Path | None, problems: list[str]) -> dict[str, Any] | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        problems.append(f"xdm_schema: cannot read {path}: {exc}")
-        return None
-    if not isinstance(loaded, dict):
-        problems.append(f"xdm_schema: {path} must hold a JSON object (an exported XDM schema)")
-        return None
-    return loaded
-
-
 def compile_mappings(
     sources: Sequence[MappingSource], aep: AepSettings, *, clock: Callable[[], float] = time.time
 ) -> tuple[list[CompiledMapping], list[str]]:
@@ -98,7 +81,6 @@ def compile_mappings(
             flow_id=spec.flow_id or aep.flow_id,
             source_name=spec.source_name,
         )
-        schema = _load_schema(spec.xdm_schema, local)
         env = CompileEnv(lookups=spec.lookups, clock=clock)
         route = _route(spec, aep)
         if route.destination == "edge" and route.authenticated and not route.ims_org:
@@ -112,7 +94,6 @@ def compile_mappings(
             envelope=envelope,
             env=env,
             problems=local,
-            xdm_schema=schema,
         )
         problems.extend(f"mapping {source.name} ({source.origin}): {p}" for p in local)
         if mapping is not None and not local:

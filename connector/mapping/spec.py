@@ -17,6 +17,7 @@ from connector.config import MappingSource
 from connector.mapping.functions import lookup_table
 from connector.mapping.timestamps import FUTURE_TOLERANCE_S, MAX_FUTURE_TOLERANCE_S
 from connector.mapping.values import clean
+from connector.xdm.ref import SchemaRef, parse_schema_keys
 
 XDM_CLASSES = ("profile", "experienceevent")
 FORMATS = ("json", "avro", "avro-plain")
@@ -34,7 +35,8 @@ KNOWN_KEYS = frozenset(
     {
         "name", "description", "topics", "format", "avro_schema", "key_format", "xdm_class", "schema_id",
         "schema_version", "dataset_id", "tenant", "source_name", "flow_id", "inlet_url", "ims_org", "event_id",
-        "future_timestamps", "future_tolerance_s", "xdm_schema", "identities", "allow_no_identity", "fields", "lookups",
+        "future_timestamps", "future_tolerance_s", "schema", "validate", "identities", "allow_no_identity", "fields",
+        "lookups",
         "destination", "datastream_id", "datastream_overrides",
         "sandbox",
     }
@@ -98,7 +100,8 @@ class MappingSpec:
     event_id: str | None
     future_timestamps: str
     future_tolerance_s: float
-    xdm_schema: Path | None
+    schema: SchemaRef | None  # what entities are validated against before sending (connector.xdm)
+    validate: str  # strict | warn | off
     identities: tuple[IdentitySpec, ...]
     allow_no_identity: bool
     fields: Obj
@@ -184,7 +187,7 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
     if not isinstance(source.spec, Mapping):
         problems.append(f"must be a mapping, got {type(source.spec).__name__}")
     for key in raw:
-        if key not in KNOWN_KEYS:
+        if key not in KNOWN_KEYS and key != "xdm_schema":  # xdm_schema: parse_schema_keys explains
             problems.append(f"{key}: unknown key (known: {', '.join(sorted(KNOWN_KEYS))})")
     r = _Reader(raw, problems)
     fmt = r.choice("format", "json", FORMATS)
@@ -216,6 +219,9 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
     if not identities and not allow_no_identity:
         problems.append("identities: missing identity: at least one identity is required (or allow_no_identity: true)")
     _check_root_fields(fields, tenant, xdm_class, event_id, problems)
+    schema_id = r.text("schema_id", "", required=not edge) or ""
+    dataset_id = r.text("dataset_id", "", required=not edge) or ""
+    schema, validate = parse_schema_keys(raw, source.base_dir, schema_id, dataset_id, problems)
     spec = MappingSpec(
         name=source.name,
         topics=_topics(raw.get("topics"), problems),
@@ -223,9 +229,9 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
         avro_schema=avro_schema,
         key_format=r.choice("key_format", "string", KEY_FORMATS),
         xdm_class=xdm_class,
-        schema_id=r.text("schema_id", "", required=not edge) or "",
+        schema_id=schema_id,
         schema_version=r.text("schema_version", "1") or "1",
-        dataset_id=r.text("dataset_id", "", required=not edge) or "",
+        dataset_id=dataset_id,
         tenant=tenant,
         source_name=r.text("source_name"),
         flow_id=r.header_value("flow_id"),
@@ -234,7 +240,8 @@ def parse_spec(source: MappingSource) -> tuple[MappingSpec, list[str]]:
         event_id=event_id,
         future_timestamps=r.choice("future_timestamps", "reject", FUTURE_POLICIES),
         future_tolerance_s=r.seconds("future_tolerance_s", FUTURE_TOLERANCE_S, MAX_FUTURE_TOLERANCE_S),
-        xdm_schema=r.path("xdm_schema", source.base_dir),
+        schema=schema,
+        validate=validate,
         identities=identities,
         allow_no_identity=allow_no_identity,
         fields=fields,

@@ -87,3 +87,12 @@ EDGE_ERRORS = Counter(
     ["code"],
     registry=REGISTRY,
 )
+XDM_INVALID_SENT = Counter(
+    _P + "xdm_invalid_sent_total",
+    "Records sent although they break their XDM schema (validate: warn); strict ones are dead-lettered",
+    ["mapping"],
+    registry=REGISTRY,
+)
+XDM_SCHEMA_REFRESHES = Counter(
+    _P + "xdm_schema_refreshes_total", "XDM schema fetches from AEP's Schema Registry", ["result"], registry=REGISTRY
+)

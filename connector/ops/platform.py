@@ -76,8 +76,9 @@ class PlatformClient:
             "Accept": "application/json",
         }
 
-    def get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        return self._call("GET", path, params=params)
+    def get(self, path: str, params: Mapping[str, str] | None = None, accept: str | None = None) -> Any:
+        """`accept` replaces `application/json` (the Schema Registry wants e.g. xed-full)."""
+        return self._call("GET", path, params=params, accept=accept)
 
     def post(self, path: str, body: Any) -> Any:
         return self._call("POST", path, body=body)
@@ -86,8 +87,15 @@ class PlatformClient:
         """The raw body of a GET (a Data Access file), with the same status handling as `get`."""
         return self._request("GET", path, params=params).content
 
-    def _call(self, method: str, path: str, params: Mapping[str, str] | None = None, body: Any = None) -> Any:
-        response = self._request(method, path, params, body)
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        accept: str | None = None,
+    ) -> Any:
+        response = self._request(method, path, params, body, accept)
         if not response.content:
             return None
         try:
@@ -97,10 +105,17 @@ class PlatformClient:
             raise RetriableError(f"{method} {response.url}: HTTP {status} with a body that is not JSON") from None
 
     def _request(
-        self, method: str, path: str, params: Mapping[str, str] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        accept: str | None = None,
     ) -> requests.Response:
         url = path if path.startswith(("http://", "https://")) else f"{self.base}{path}"
         headers = self.headers()
+        if accept:
+            headers["Accept"] = accept
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"

@@ -61,16 +61,16 @@ def test_check_reports_edge_problems(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 def test_preview_prints_edge_events_and_validates_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Edge events are {"xdm": ...}; xdm_schema validation applies to the xdm object."""
+    """Edge events are {"xdm": ...}; XDM schema validation (schema:) applies to the xdm object."""
     values = json.loads((SAMPLES / "loyalty-events.json").read_text(encoding="utf-8"))[:2]
     values[1]["_exchangeinternal"]["loyaltyLevel"] = "Bronze"
     lines = tmp_path / "in.jsonl"
     lines.write_text("\n".join(json.dumps(v) for v in values) + "\n", encoding="utf-8")
-    code = _preview(_config(tmp_path, f"    xdm_schema: {SCHEMA}"), lines)
+    code = _preview(_config(tmp_path, f"    schema: {SCHEMA}"), lines)
     out, err = capsys.readouterr()
     assert code == 1
     assert out.count('"xdm": {') == 2 and '"xdmEntity"' not in out
-    assert "record 1: SCHEMA /_exchangeinternal/loyaltyLevel" in err
+    assert "record 1: ERROR xdm-invalid: /_exchangeinternal/loyaltyLevel: enum" in err
 
 
 def _provision(config: Path, *flags: str) -> int:

@@ -8,7 +8,6 @@ import pytest
 
 from connector.errors import MappingError
 from connector.mapping.timestamps import BadTimestamp, parse_text
-from connector.mapping.xdm_schema import validate_entity
 from connector.quoting import QUOTE_LIMIT, quote, shorten
 from tests.unit.mapping.helpers import compile_one, record
 
@@ -38,13 +37,17 @@ def test_long_values_keep_head_and_tail_and_say_how_much_is_left_out() -> None:
     ("schema", "needle"),
     [
         ({"type": "string", "format": "date-time"}, "is not a valid date-time"),
-        ({"type": "string", "pattern": "^[0-9]+$"}, "does not match pattern"),
+        ({"type": "string", "pattern": "^[0-9]+$"}, "does not match the pattern"),
         ({"type": "string", "enum": ["a", "b"]}, "is not one of"),
     ],
 )
 def test_schema_violation_messages_do_not_echo_a_huge_value(schema: dict[str, object], needle: str) -> None:
     """A 1.1 MB value breaking format/pattern/enum: the violation is one short line."""
-    (violation,) = validate_entity({"v": HUGE}, {"type": "object", "properties": {"v": schema}})
+    from connector.xdm.prepare import prepare
+    from connector.xdm.validator import XdmValidator
+
+    validator = XdmValidator(prepare({"$id": "s", "type": "object", "properties": {"v": schema}}))
+    (violation,) = validator.violations({"v": HUGE})
     assert needle in violation.message and len(violation.message) < 300
 
 

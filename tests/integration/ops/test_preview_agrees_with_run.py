@@ -1,5 +1,5 @@
 """`preview --from-topic` applies run's own rules on a real broker: an envelope over 1 MB is too-large in
-both, and a schema violation of a 300 KB value is a short message, not the value."""
+both, and a schema violation of a 300 KB value is xdm-invalid in both, in a short message, not the value."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.integration.ops.helpers import start_worker, wait_for
 pytestmark = pytest.mark.integration
 
 SCHEMA = {
+    "$id": "https://ns.adobe.com/acme/schemas/blob",
     "type": "object",
     "properties": {
         "_acme": {
@@ -41,7 +42,7 @@ def _config(tmp_path: Path, bootstrap: str, name: str, inlet_url: str) -> Path:
     mapping: dict[str, Any] = {
         "name": "blobs", "topics": [f"{name}-in"], "xdm_class": "profile", "tenant": "acme",
         "schema_id": "https://ns.adobe.com/acme/schemas/blob", "dataset_id": "blob-dataset",
-        "xdm_schema": "schema.json",
+        "schema": "schema.json",
         "identities": [{"namespace": "Email", "value": "value.email", "primary": True}],
         "fields": {"_acme": {"note": "value.note", "copy": "value.note", "when": "value.when"}},
     }  # fmt: skip
@@ -61,7 +62,7 @@ def _config(tmp_path: Path, bootstrap: str, name: str, inlet_url: str) -> Path:
 def test_preview_reports_what_run_dead_letters_and_keeps_messages_short(
     kafka_bootstrap: str, unique_name: str, emulator: EmulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A 1.2 MB envelope: too-large in preview and dead-lettered too-large by run; a bad date-time: one short line."""
+    """A 1.2 MB envelope: too-large in preview and in run; a bad date-time: xdm-invalid in both, one short line."""
     topic = f"{unique_name}-in"
     create_topic(kafka_bootstrap, topic)
     config = _config(tmp_path, kafka_bootstrap, unique_name, f"{emulator.url}/collection/blobinlet")
@@ -73,15 +74,18 @@ def test_preview_reports_what_run_dead_letters_and_keeps_messages_short(
     assert code == 1
     assert f"{topic}[0]@1: ERROR too-large: envelope is " in err
     assert "blobs: 1 mapped, 2 failed" in err
-    schema_lines = [ln for ln in err.splitlines() if ": SCHEMA " in ln]
-    assert len(schema_lines) == 1 and schema_lines[0].startswith(f"{topic}[0]@2: SCHEMA /_acme/when: 'www")
-    assert "[299940 chars]" in schema_lines[0] and "is not a valid date-time" in schema_lines[0]
+    schema_lines = [ln for ln in err.splitlines() if "xdm-invalid" in ln]
+    assert len(schema_lines) == 1
+    assert schema_lines[0].startswith(f'{topic}[0]@2: ERROR xdm-invalid: /_acme/when: format: "www')
+    assert "(300000 chars)" in schema_lines[0] and "is not a valid date-time" in schema_lines[0]
     assert len(err) < 5_000, f"stderr is {len(err)} characters"
-    assert out.count('"xdmEntity"') == 2  # OK and BAD_WHEN map (the violation is reported beside it)
+    assert out.count('"xdmEntity"') == 2  # OK, and the oversized envelope printed beside its too-large error
 
     running = start_worker(config)
     try:
         wait_for(lambda: running.worker.status.consumed >= 3, 60, "three records consumed")
         wait_for(lambda: running.worker.status.dead_letter_reasons.get("too-large") == 1, 60, "too-large dead letter")
+        reasons = running.worker.status.dead_letter_reasons
+        wait_for(lambda: reasons.get("xdm-invalid") == 1, 60, "xdm-invalid dead letter")
     finally:
         running.stop()

@@ -64,15 +64,19 @@ def test_json_lines_with_bad_records_exit_1(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_schema_violations_are_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """With xdm_schema set, entities are validated and violations fail the record."""
-    values = json.loads((SAMPLES / "loyalty-events.json").read_text(encoding="utf-8"))[:1]
+    """With schema: set to an exported file, entities are validated as the worker does; violations fail the record."""
+    values = json.loads((SAMPLES / "loyalty-events.json").read_text(encoding="utf-8"))[:2]
     values[0]["_exchangeinternal"]["loyaltyLevel"] = "Bronze"
     lines = tmp_path / "in.jsonl"
-    lines.write_text(json.dumps(values[0]) + "\n", encoding="utf-8")
-    code = _run(_config(tmp_path, f"    xdm_schema: {SCHEMA}"), lines)
-    _, err = capsys.readouterr()
+    lines.write_text("\n".join(json.dumps(v) for v in values) + "\n", encoding="utf-8")
+    code = _run(_config(tmp_path, f"    schema: {SCHEMA}"), lines)
+    out, err = capsys.readouterr()
     assert code == 1
-    assert "record 0: SCHEMA /_exchangeinternal/loyaltyLevel: value 'Bronze' is not one of" in err
+    assert out.count('"xdmEntity"') == 2
+    assert 'record 0: ERROR xdm-invalid: /_exchangeinternal/loyaltyLevel: enum: "Bronze" is not one of' in err
+    assert "record 1:" not in err
+    assert "validating against https://ns.adobe.com/exchangeinternal/schemas/loyalty-events version 1.0 (file)" in err
+    assert "1 mapped, 1 failed" in err
 
 
 def test_unknown_mapping_is_a_config_error(tmp_path: Path) -> None:
