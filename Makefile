@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 # which would downgrade the connector's librdkafka in $(VENV).
 QUIX   := .venv-quix
 
-.PHONY: demo test test-image lint unit integration bench emulator fetch-kafka fetch-helm chromium podman clean
+.PHONY: demo test test-image soak lint unit integration bench emulator fetch-kafka fetch-helm chromium podman clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ unit: $(STAMP)
 # skipped). The container image has its own target (make test-image), which CI also runs.
 test: $(STAMP) fetch-kafka fetch-helm chromium lint
 	$(BIN)/python -m pytest tests -m "not image" $(PYTEST_ARGS)
+
+# The long soak variants of the reliability tests (fault mixes, kill -9, rebalances under load).
+soak: $(STAMP) fetch-kafka
+	AEP_SOAK=1 $(BIN)/python -m pytest tests/integration/reliability -m slow $(PYTEST_ARGS)
 
 # The Dockerfile built with podman + runc (a Debian stand-in for the base image, cached) and run
 # as its non-root user: check, demo, run against the real broker and the emulator, HEALTHCHECK.

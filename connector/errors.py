@@ -18,6 +18,8 @@ dead-letter topic; whole-batch failures are raised.
 
 from __future__ import annotations
 
+from connector.retry_after import bounded_delay
+
 
 class ConnectorError(Exception):
     """Root of every error this package raises on purpose."""
@@ -40,11 +42,11 @@ class RetriableError(ConnectorError):
 
 
 class RetryAfterError(RetriableError):
-    """A transient condition with a server-given minimum wait."""
+    """A transient condition with a server-given minimum wait, bounded to [0, MAX_SERVER_DELAY_S]."""
 
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = bounded_delay(retry_after)
 
 
 class DeliveryAbandoned(ConnectorError):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from connector.errors import RecordError
 from connector.records import Outcome, Route, SourceRecord, TopicPartition
@@ -52,10 +52,42 @@ class Sink(Protocol):
     """Delivers one batch of serialised envelopes of one route to DCS.
 
     Returns one Outcome per message, in order. Retries transient failures itself while `cancel`
-    is not set; raises DeliveryAbandoned when cancelled, FatalError when it must stop.
+    is not set; raises DeliveryAbandoned when cancelled, FatalError when it must stop (and for a
+    configuration problem: it never rejects records for what is wrong with the request).
+    Order: the last write the destination takes of each message follows the batch order, so a
+    message retried after later ones were accepted is sent again together with them.
     """
 
     def deliver(self, route: Route, messages: Sequence[bytes], cancel: threading.Event) -> list[Outcome]: ...
+
+
+class Job(Protocol):
+    """Work the loop hands to a Dispatcher; `run` never raises (it keeps its result or error)."""
+
+    def run(self) -> None: ...
+
+
+J = TypeVar("J", bound=Job)
+
+
+class Dispatcher(Protocol[J]):
+    """Runs jobs (the sink's deliveries) off the loop thread and hands finished ones back to it.
+
+    The loop's bounded waits (revocation grace, shutdown) are measured on `monotonic`, the clock
+    the dispatcher waits on: real time for threads, the test's clock for a deterministic model.
+    """
+
+    def submit(self, job: J) -> None: ...
+
+    def finished(self, wait_s: float) -> list[J]:
+        """Jobs that have run since the last call; waits up to `wait_s` for the first one."""
+        ...
+
+    def monotonic(self) -> float: ...
+
+    def close(self) -> None:
+        """Take no more jobs; jobs still running finish on their own (cancel them first)."""
+        ...
 
 
 class DeadLetters(Protocol):
@@ -94,6 +126,15 @@ class RecordSource(Protocol):
 
 
 class RebalanceListener(Protocol):
+    """Called on the polling thread, from inside `poll_batch`, with incremental partition sets.
+
+    Eager and cooperative assignment alike: `on_assigned` gets partitions added to this member,
+    `on_revoked` the ones it gives up (it may still commit them), `on_lost` the ones already taken
+    from it (session lost: committing them would fail or overwrite the new owner's offsets).
+    """
+
     def on_assigned(self, partitions: Sequence[TopicPartition]) -> None: ...
 
     def on_revoked(self, partitions: Sequence[TopicPartition]) -> None: ...
+
+    def on_lost(self, partitions: Sequence[TopicPartition]) -> None: ...

@@ -60,6 +60,27 @@ def json_default(v: Any) -> Any:
 
 
 def json_bytes(v: Any, *, indent: bool = False, sort_keys: bool = False) -> bytes:
-    """`orjson.dumps` that writes Decimals exactly (see `json_default`)."""
+    """`orjson.dumps` that writes Decimals and integers past 64 bits exactly (see `json_default`)."""
     option = (orjson.OPT_INDENT_2 if indent else 0) | (orjson.OPT_SORT_KEYS if sort_keys else 0)
-    return orjson.dumps(v, default=json_default, option=option or None)
+    try:
+        return orjson.dumps(v, default=json_default, option=option or None)
+    except TypeError:  # orjson refuses integers past 64 bits without calling `default`
+        return orjson.dumps(big_ints_exact(v), default=json_default, option=option or None)
+
+
+_I64_MIN, _U64_MAX = -(2**63), 2**64 - 1
+
+
+def big_ints_exact(v: Any) -> Any:
+    """A copy of `v` whose integers outside orjson's 64-bit range are JSON number fragments.
+
+    Arithmetic or `to_int` of a large double can give such an integer; it is written digit for
+    digit (a reader with 64-bit integers rejects it, which XDM validation reports as a range error).
+    """
+    if isinstance(v, dict):
+        return {k: big_ints_exact(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [big_ints_exact(x) for x in v]
+    if v.__class__ is int and not _I64_MIN <= v <= _U64_MAX:
+        return orjson.Fragment(str(v))
+    return v

@@ -9,19 +9,20 @@ Commit protocol, per partition (see offsets.py):
      retrying and backpressure pauses the partitions, so nothing past an unfinished record is
      ever committed.
 
-Ordering: each partition is pinned to one *lane* of its route; a lane has at most one request in
-flight, so a partition's records reach DCS in offset order, across retries. Lanes of all routes
-share `max_in_flight` request slots.
+Rebalances are handled per partition, so incremental (cooperative) assignment works as eager
+does: on_assigned adds partitions, on_revoked gives up only the ones named (after a bounded grace
+for their deliveries, committing what is final), on_lost drops partitions that are already gone,
+with no commit. A FatalError (from the sink, the dead-letter producer or the consumer) is kept and
+raised from `step`; `shutdown` then still cancels deliveries, flushes dead letters, commits what is
+final and closes the consumer within its bound.
+
+The parts: lanes.py (batching, one delivery in flight per lane), flow.py (poll gate, pauses,
+rewinds), dispatch.py (the threads deliveries run on), offsets.py (the commit watermark).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ import structlog
 
 from connector.aep.wire import batch_size
 from connector.config import DCS_MAX_REQUEST_BYTES, BatchingSettings
+from connector.dispatch import ThreadDispatcher
 from connector.errors import (
     DecodeError,
     DeliveryAbandoned,
@@ -37,13 +39,14 @@ from connector.errors import (
     RecordError,
     RejectedError,
     RetriableError,
-    RetryAfterError,
 )
-from connector.interfaces import Clock, DeadLetters, Mapper, RecordSource, Sink
+from connector.flow import FlowControl, FlowOptions
+from connector.interfaces import Clock, DeadLetters, Dispatcher, Mapper, RecordSource, Sink
+from connector.lanes import Delivery, Item, Lane, Lanes
 from connector.mapping.envelope import encode as encode_envelope
 from connector.observability import metrics as m
 from connector.offsets import OffsetTracker
-from connector.records import Accepted, Outcome, Route, SourceRecord, TopicPartition
+from connector.records import Accepted, SourceRecord, TopicPartition
 from connector.routing import Pipeline, Router
 from connector.serde.keys import WithKey
 
@@ -93,28 +96,11 @@ class WorkerStatus:
     running: bool = False
 
 
-@dataclass(slots=True)
-class _Item:
-    record: SourceRecord
-    gen: int
-    mapping: str
-    payload: bytes
-    since: float
-
-
-@dataclass(slots=True, eq=False)
-class _Lane:
-    route: Route
-    items: deque[_Item] = field(default_factory=deque)
-    nbytes: int = 0
-    busy: bool = False
-    in_flight_tps: frozenset[TopicPartition] = frozenset()
-
-
 @dataclass(frozen=True, slots=True)
 class WorkerOptions:
-    revoke_grace_s: float = 5.0
-    shutdown_timeout_s: float = 15.0
+    revoke_grace_s: float = 5.0  # how long a revocation waits for deliveries of the revoked partitions
+    shutdown_timeout_s: float = 15.0  # how long shutdown waits for deliveries; then the dead-letter flush
+    dead_letter_flush_s: float = 10.0
     retry_decode_after_s: float = 2.0
     pause_after_s: float = 2.0  # a partition over its buffer share this long with no progress is paused
     max_retry_decode_after_s: float = 30.0
@@ -131,57 +117,62 @@ class Worker:
         batching: BatchingSettings,
         clock: Clock,
         options: WorkerOptions | None = None,
+        dispatcher: Dispatcher[Delivery] | None = None,
     ) -> None:
         self._source = source
         self._router = router
-        self._sink = sink
         self._dlq = dead_letters
         self._b = batching
         self._clock = clock
-        self._opt = options or WorkerOptions()
+        self._opt = opt = options or WorkerOptions()
         self._tracker = OffsetTracker()
         self._gens: dict[TopicPartition, int] = {}
         self._next_gen = 0
-        self._lanes: dict[tuple[Route, int], _Lane] = {}
-        self._lane_of: dict[TopicPartition, _Lane] = {}
-        self._lane_counter: dict[Route, int] = {}
-        self._results: queue.SimpleQueue[tuple[_Lane, list[_Item], Future[list[Outcome]]]] = queue.SimpleQueue()
-        self._pool = ThreadPoolExecutor(max_workers=batching.max_in_flight, thread_name_prefix="dcs")
-        self._in_flight = 0
-        self._cancel = threading.Event()
-        self._stop = threading.Event()
-        self._paused_bp: set[TopicPartition] = set()
-        self._over_since: dict[TopicPartition, float] = {}  # partition -> when it went over its share
-        self._poll_gate_open = True
-        self._rewound: dict[TopicPartition, float] = {}  # partition -> monotonic time to resume
-        self._rewind_backoff: dict[TopicPartition, float] = {}
+        self._dispatcher: Dispatcher[Delivery] = dispatcher or ThreadDispatcher(batching.max_in_flight)
+        self._lanes = Lanes(batching, sink, self._dispatcher)
+        self._flow = FlowControl(
+            source, batching, FlowOptions(opt.retry_decode_after_s, opt.max_retry_decode_after_s, opt.pause_after_s)
+        )
         self._last_commit = 0.0
         self._last_full_commit = 0.0
-        self._last_bp_check = 0.0
+        self._stop = False
+        self._fatal: FatalError | None = None  # the first fatal error; the worker stops
         self.status = WorkerStatus()
 
     # ------------------------------------------------------------------ lifecycle
 
     def stop(self) -> None:
         """Ask the loop to stop (safe from signal handlers and other threads)."""
-        self._stop.set()
+        self._stop = True
 
     def run(self) -> None:
+        """Poll and deliver until stop() or a fatal error; always shut down within the bound."""
         self.status.started = self._clock.monotonic()
         self.status.running = True
         self._source.subscribe(self)
         log.info("worker_started", max_in_flight=self._b.max_in_flight, max_records=self._b.max_records)
         try:
-            while not self._stop.is_set():
+            while not self._stop:
                 self.step()
         finally:
-            self._shutdown()
+            self.shutdown()
             self.status.running = False
+        if self._fatal is not None:
+            raise self._fatal  # found while shutting down (e.g. the dead-letter producer failed for good)
 
     def step(self) -> None:
-        """One loop iteration (public so tests can drive the loop)."""
-        if self._poll_gate_open:
-            busy = self._in_flight > 0 or any(lane.items for lane in self._lanes.values())
+        """One loop iteration (public so tests can drive the loop); raises the first FatalError met."""
+        try:
+            self._step()
+        except FatalError as exc:
+            self._fatal = self._fatal or exc
+        if self._fatal is not None:
+            raise self._fatal
+
+    def _step(self) -> None:
+        lanes = self._lanes
+        if self._flow.gate_open:
+            busy = lanes.in_flight > 0 or lanes.buffered()
             n = self._b.poll_batch
             records = self._source.poll_batch(n, 0.0)
             if not records:
@@ -192,81 +183,120 @@ class Worker:
                     records += self._source.poll_batch(n - 1, 0.0)
             if records:
                 self._ingest_all(records)
-            self._drain_results()
+            self._collect()
         else:
-            self._drain_results(block_s=0.005)  # the gate is closed: wait for deliveries to make room
+            self._collect(wait_s=0.005)  # the gate is closed: wait for deliveries to make room
         self._dlq.poll()
         now = self._clock.monotonic()
-        self._flush_lanes(now, force=False)
-        self._backpressure(now)
+        if self._fatal is None:
+            lanes.flush(now, force=False)
+        self._flow.check(now, self._gens, self._tracker.unfinished)
         self._maybe_commit(now, force=False)
         st = self.status
         st.last_loop = now
-        st.in_flight = self._in_flight
+        st.in_flight = lanes.in_flight
+        st.paused = self._flow.paused
         st.buffered = self._tracker.unfinished()
         m.BUFFERED_RECORDS.set(st.buffered)
 
-    def _shutdown(self) -> None:
-        # Waits for real threads, so real time (not the injected clock) bounds them.
-        deadline = time.monotonic() + self._opt.shutdown_timeout_s
-        while time.monotonic() < deadline and (self._in_flight or any(x.items for x in self._lanes.values())):
-            self._flush_lanes(self._clock.monotonic(), force=True)
-            self._drain_results(block_s=0.05)
-            self._dlq.poll()
-        self._cancel.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        self._drain_results()
-        self._dlq.flush(10.0)
+    def shutdown(self) -> None:
+        """Stop within shutdown_timeout_s + dead_letter_flush_s (plus the final commit and close).
+
+        1. unless a fatal error stopped the worker, send what is buffered and wait for deliveries;
+        2. cancel every delivery still in flight and take what comes back before the deadline;
+        3. flush the dead-letter producer, so acknowledged dead letters become final;
+        4. commit what is final (synchronously) and close the consumer.
+        Never raises: a fatal error met here is kept and raised by `run`.
+        """
+        lanes, wait = self._lanes, self._dispatcher
+        deadline = wait.monotonic() + self._opt.shutdown_timeout_s
+        try:
+            while self._fatal is None and (lanes.in_flight or lanes.buffered()) and wait.monotonic() < deadline:
+                lanes.flush(self._clock.monotonic(), force=True)
+                self._collect(wait_s=min(0.05, max(0.0, deadline - wait.monotonic())))
+                self._dlq.poll()
+            for delivery in lanes.sending():
+                delivery.cancel.set()
+            while lanes.in_flight and wait.monotonic() < deadline:
+                self._collect(wait_s=min(0.05, max(0.0, deadline - wait.monotonic())))
+        except FatalError as exc:
+            self._fatal = self._fatal or exc
+        for delivery in lanes.sending():
+            delivery.cancel.set()
+        wait.close()
+        try:
+            self._dlq.flush(self._opt.dead_letter_flush_s)
+        except FatalError as exc:  # those dead letters are not written: their offsets stay uncommitted
+            self._fatal = self._fatal or exc
         self._maybe_commit(self._clock.monotonic(), force=True)
-        unfinished = self._tracker.unfinished()
-        log.info("worker_stopped", unfinished=unfinished, delivered=self.status.delivered)
+        log.info(
+            "worker_stopped", unfinished=self._tracker.unfinished(), delivered=self.status.delivered,
+            abandoned=lanes.in_flight, fatal=str(self._fatal) if self._fatal else None,
+        )
         self._source.close()
 
     # ------------------------------------------------------------------ rebalance
 
     def on_assigned(self, partitions: Sequence[TopicPartition]) -> None:
+        """Partitions added to this member (incremental: the ones it already owns are untouched)."""
         for tp in partitions:
-            self._next_gen += 1
-            self._gens[tp] = self._next_gen
+            if tp not in self._gens:
+                self._next_gen += 1
+                self._gens[tp] = self._next_gen
         self.status.assigned = len(self._gens)
         log.info("partitions_assigned", partitions=[f"{tp.topic}[{tp.partition}]" for tp in partitions])
 
     def on_revoked(self, partitions: Sequence[TopicPartition]) -> None:
-        revoked = set(partitions)
-        for lane in self._lanes.values():
-            if any(i.record.tp in revoked for i in lane.items):
-                lane.items = deque(i for i in lane.items if i.record.tp not in revoked)
-                lane.nbytes = sum(len(i.payload) for i in lane.items)
-        deadline = time.monotonic() + self._opt.revoke_grace_s
-        while time.monotonic() < deadline and any(
-            lane.busy and lane.in_flight_tps & revoked for lane in self._lanes.values()
-        ):
-            self._drain_results(block_s=0.05)
-        self._dlq.flush(max(0.0, min(5.0, deadline - time.monotonic())))
+        """Give up `partitions` (only those): bounded grace for their deliveries, then commit what is final.
+
+        A delivery of them still in flight after `revoke_grace_s` is cancelled; the partition stays
+        pinned to its lane, so if it comes back to this worker its records wait behind that delivery.
+        """
+        revoked = {tp for tp in partitions if tp in self._gens}
+        lanes, wait = self._lanes, self._dispatcher
+        lanes.drop(revoked)
+        deadline = wait.monotonic() + self._opt.revoke_grace_s
+        try:
+            while lanes.sending(revoked) and wait.monotonic() < deadline:
+                self._collect(wait_s=min(0.05, max(0.0, deadline - wait.monotonic())))
+            for delivery in lanes.sending(revoked):
+                delivery.cancel.set()
+            self._dlq.flush(max(0.0, min(5.0, deadline - wait.monotonic())))
+        except FatalError as exc:  # raised by the next step; the revocation itself completes
+            self._fatal = self._fatal or exc
         self._maybe_commit(self._clock.monotonic(), force=True)
-        for tp in revoked:
+        self._forget(revoked, "partitions_revoked")
+
+    def on_lost(self, partitions: Sequence[TopicPartition]) -> None:
+        """Partitions already taken from this member (session lost): drop them, cancel, never commit them."""
+        lost = {tp for tp in partitions if tp in self._gens}
+        self._lanes.drop(lost)
+        for delivery in self._lanes.sending(lost):
+            delivery.cancel.set()
+        self._forget(lost, "partitions_lost")
+
+    def _forget(self, partitions: set[TopicPartition], event: str) -> None:
+        for tp in partitions:
             left = self._tracker.unfinished(tp)
             if left:
-                log.info("revoked_with_unfinished", topic=tp.topic, partition=tp.partition, unfinished=left)
+                log.info("partition_left_unfinished", topic=tp.topic, partition=tp.partition, unfinished=left)
             self._tracker.forget(tp)
             self._gens.pop(tp, None)
-            self._lane_of.pop(tp, None)
-            self._paused_bp.discard(tp)
-            self._over_since.pop(tp, None)
-            self._rewound.pop(tp, None)
-            self._rewind_backoff.pop(tp, None)
+            self._flow.forget(tp)
         self.status.assigned = len(self._gens)
-        log.info("partitions_revoked", partitions=[f"{tp.topic}[{tp.partition}]" for tp in partitions])
+        log.info(event, partitions=[f"{tp.topic}[{tp.partition}]" for tp in sorted(partitions)])
 
     # ------------------------------------------------------------------ ingest
 
     def _ingest_all(self, records: list[SourceRecord]) -> None:
         counts: dict[str, int] = {}
-        skip: set[TopicPartition] = set()
         now = self._clock.monotonic()
         end = len(records)
         start = 0
-        # librdkafka hands out runs of one partition's records: route each run as a unit.
+        lanes, rewinding = self._lanes, self._flow.rewinding
+        # librdkafka hands out runs of one partition's records, and one poll may hold several runs
+        # of a partition: route each run as a unit. After a rewind every later record of that
+        # partition is read again from the seek position, so later runs are dropped until then.
         while start < end:
             first = records[start]
             topic, partition = first.topic, first.partition
@@ -274,16 +304,12 @@ class Worker:
             while stop < end and records[stop].partition == partition and records[stop].topic == topic:
                 stop += 1
             tp = TopicPartition(topic, partition)
-            if tp not in skip:
-                taken = self._ingest(records, start, stop, tp, now)
-                counts[topic] = counts.get(topic, 0) + taken
-                if taken < stop - start:
-                    skip.add(tp)
+            if not rewinding(tp):
+                counts[topic] = counts.get(topic, 0) + self._ingest(records, start, stop, tp, now)
             start = stop
-            if self._in_flight and not self._results.empty():
-                # a lane came free while this poll was being routed: refill it now, not after the poll
-                self._drain_results()
-                self._flush_lanes(now, force=False)
+            # a lane came free while this poll was being routed: refill it now, not after the poll
+            if lanes.in_flight and self._collect() and self._fatal is None:
+                lanes.flush(now, force=False)
         for topic, n in counts.items():
             m.RECORDS_CONSUMED.labels(topic).inc(n)
         self.status.consumed += sum(counts.values())
@@ -296,17 +322,17 @@ class Worker:
         pipeline = self._router.pipeline_for(tp.topic)
         name = pipeline.mapper.name if pipeline else None
         decode, encode, track = self._decode, self._encode, self._tracker.track
-        lane: _Lane | None = None
+        lane: Lane | None = None
         backoff_reset = False
         for i in range(start, stop):
             record = records[i]
             try:
                 value = decode(pipeline, record)
             except RetriableError as exc:
-                self._rewind(record, tp, exc, now)
-                return i - start + 1
+                self._flow.rewind(record, tp, exc, now)
+                return i - start + 1  # the failed record was read too (it is read again later)
             if not backoff_reset:
-                self._rewind_backoff.pop(tp, None)
+                self._flow.progressed(tp)
                 backoff_reset = True
             track(tp, record.offset)
             try:
@@ -318,10 +344,10 @@ class Worker:
                 self._dead_letter(record, gen, exc, name)
                 continue
             if lane is None:
-                lane = self._lane_of.get(tp) or self._assign_lane(pipeline.mapper.route, tp)
+                lane = self._lanes.lane(pipeline.mapper.route, tp)
             if not lane.items:
                 lane.nbytes = 0
-            lane.items.append(_Item(record, gen, name, payload, now))
+            lane.items.append(Item(record, gen, name, payload, now))
             lane.nbytes += len(payload) + 1
         return stop - start
 
@@ -344,31 +370,6 @@ class Worker:
         """Map and serialise one record; raises only RecordError."""
         return map_record(pipeline.mapper, record, value)[1]
 
-    def _assign_lane(self, route: Route, tp: TopicPartition) -> _Lane:
-        n = self._lane_counter.get(route, 0)
-        self._lane_counter[route] = n + 1
-        key = (route, n % self._b.max_in_flight)
-        lane = self._lanes.get(key)
-        if lane is None:
-            lane = self._lanes[key] = _Lane(route)
-        self._lane_of[tp] = lane
-        return lane
-
-    def _rewind(self, record: SourceRecord, tp: TopicPartition, exc: RetriableError, now: float) -> None:
-        """A transient decode failure: re-read this record later; nothing is tracked or committed past it."""
-        backoff = self._rewind_backoff.get(tp, self._opt.retry_decode_after_s / 2) * 2
-        backoff = min(backoff, self._opt.max_retry_decode_after_s)
-        if isinstance(exc, RetryAfterError):
-            backoff = max(backoff, exc.retry_after)
-        self._rewind_backoff[tp] = backoff
-        self._rewound[tp] = now + backoff
-        self._source.seek(tp, record.offset)
-        self._source.pause([tp])
-        log.warning(
-            "decode_retry_later", topic=tp.topic, partition=tp.partition, offset=record.offset,
-            error=str(exc), retry_in_s=round(backoff, 2),
-        )
-
     # ------------------------------------------------------------------ outcomes
 
     def _dead_letter(self, record: SourceRecord, gen: int, error: RecordError, mapping: str | None) -> None:
@@ -389,65 +390,25 @@ class Worker:
         )
         self._dlq.send(record, error, written, mapping)
 
-    def _flush_lanes(self, now: float, force: bool) -> None:
-        b = self._b
-        linger = b.linger_ms / 1000.0
-        for lane in self._lanes.values():
-            if self._in_flight >= b.max_in_flight:
-                return
-            if lane.busy or not lane.items:
-                continue
-            if force or len(lane.items) >= b.max_records or lane.nbytes >= b.max_bytes or (
-                now - lane.items[0].since >= linger
-            ):
-                self._send(lane)
+    def _collect(self, wait_s: float = 0.0) -> int:
+        """Apply the deliveries that came back; how many there were."""
+        done = self._lanes.finished(wait_s)
+        for delivery in done:
+            self._apply(delivery)
+        return len(done)
 
-    def _send(self, lane: _Lane) -> None:
-        b = self._b
-        items = lane.items
-        limit = min(b.max_records, len(items))
-        batch: list[_Item] = []
-        size = 0
-        while len(batch) < limit:
-            n = len(items[0].payload)
-            if batch and batch_size(size + n, len(batch) + 1) > b.max_bytes:
-                break
-            batch.append(items.popleft())
-            size += n
-        lane.nbytes -= size + len(batch)
-        lane.busy = True
-        parts = {(i.record.topic, i.record.partition) for i in batch}
-        lane.in_flight_tps = frozenset(TopicPartition(t, p) for t, p in parts)
-        self._in_flight += 1
-        payloads = [i.payload for i in batch]
-        future = self._pool.submit(self._sink.deliver, lane.route, payloads, self._cancel)
-        future.add_done_callback(lambda f: self._results.put((lane, batch, f)))
-
-    def _drain_results(self, block_s: float = 0.0) -> None:
-        while True:
-            try:
-                lane, batch, future = self._results.get(timeout=block_s) if block_s else self._results.get_nowait()
-            except queue.Empty:
-                return
-            block_s = 0.0
-            lane.busy = False
-            lane.in_flight_tps = frozenset()
-            self._in_flight -= 1
-            self._apply(lane, batch, future)
-
-    def _apply(self, lane: _Lane, batch: list[_Item], future: Future[list[Outcome]]) -> None:
-        exc = future.exception() if not future.cancelled() else DeliveryAbandoned("cancelled")
-        if isinstance(exc, DeliveryAbandoned):
-            return
+    def _apply(self, delivery: Delivery) -> None:
+        lane, batch, exc = delivery.lane, delivery.items, delivery.error
         if isinstance(exc, FatalError):
-            raise exc
-        outcomes: Any = future.result() if exc is None else None
-        if exc is not None or len(outcomes) != len(batch):
-            # A sink bug: never finalise on doubt; put the batch back at the head of its lane.
-            log.error("delivery_failed_unexpectedly", error=repr(exc), records=len(batch))
-            live = [i for i in batch if self._gens.get(i.record.tp) == i.gen]
-            lane.items.extendleft(reversed(live))
-            lane.nbytes += sum(len(i.payload) + 1 for i in live)
+            self._fatal = self._fatal or exc  # raised by step(); nothing of this batch is final
+            return
+        outcomes = delivery.outcomes
+        if exc is not None or outcomes is None or len(outcomes) != len(batch):
+            # Abandoned (revocation, shutdown) or a sink bug: never finalise on doubt; what is still
+            # ours goes back to the head of its lane, ahead of anything read since.
+            if not isinstance(exc, DeliveryAbandoned):
+                log.error("delivery_failed_unexpectedly", error=repr(exc), records=len(batch))
+            self._lanes.put_back(lane, [i for i in batch if self._gens.get(i.record.tp) == i.gen])
             return
         delivered: dict[str, int] = {}
         complete = self._tracker.complete
@@ -474,58 +435,7 @@ class Worker:
             self.status.delivered += total
         self.status.last_delivery_ok = self._clock.monotonic()
 
-    # ------------------------------------------------------------------ flow control and commits
-
-    def _backpressure(self, now: float) -> None:
-        """Two tiers, so a busy pipeline never churns librdkafka's fetch queue.
-
-        A partition holding its share of `max_buffered_records` closes the poll gate: the loop stops
-        taking records (librdkafka's bounded pre-fetch queue keeps the rest) until deliveries make
-        room. Only a partition that stays over its share for `pause_after_s` with no progress (an
-        outage, a stuck route) is paused, which keeps the consumer polling within
-        max.poll.interval.ms; it resumes when its backlog halves. Pausing on every high-water mark
-        instead halved throughput: each resume discards the pre-fetched data and refetches it.
-        """
-        if now - self._last_bp_check < 0.01:
-            return
-        self._last_bp_check = now
-        resume_rewound = [tp for tp, at in self._rewound.items() if at <= now]
-        for tp in resume_rewound:
-            del self._rewound[tp]
-        assigned = len(self._gens) or 1
-        high = max(self._b.max_records, self._b.max_buffered_records // assigned)
-        to_pause: list[TopicPartition] = []
-        to_resume: list[TopicPartition] = []
-        gate_open = True
-        for tp in self._gens:
-            n = self._tracker.unfinished(tp)
-            if tp in self._paused_bp:
-                if n <= high // 2:
-                    self._paused_bp.discard(tp)
-                    if tp not in self._rewound:
-                        to_resume.append(tp)
-                continue
-            if n < high:
-                self._over_since.pop(tp, None)
-                continue
-            since = self._over_since.setdefault(tp, now)
-            if now - since >= self._opt.pause_after_s:
-                del self._over_since[tp]
-                self._paused_bp.add(tp)
-                if tp not in self._rewound:
-                    to_pause.append(tp)
-            elif tp not in self._rewound:
-                gate_open = False
-        self._poll_gate_open = gate_open
-        to_resume += [tp for tp in resume_rewound if tp not in self._paused_bp and tp in self._gens]
-        if to_pause:
-            self._source.pause(to_pause)
-            log.info("partitions_paused", reason="backpressure", count=len(to_pause))
-        if to_resume:
-            self._source.resume(to_resume)
-        paused = len(self._paused_bp | set(self._rewound))
-        self.status.paused = paused
-        m.PAUSED_PARTITIONS.set(paused)
+    # ------------------------------------------------------------------ commits
 
     def _maybe_commit(self, now: float, force: bool) -> None:
         interval = self._b.commit_interval_ms / 1000.0

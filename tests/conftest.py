@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -26,3 +27,28 @@ def emulator() -> Iterator[EmulatorServer]:
         yield server
     finally:
         server.stop()
+
+
+SOAK = os.environ.get("AEP_SOAK") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Soak variants (marked `slow`) run only with AEP_SOAK=1 (`make soak`); otherwise deselected, and said so."""
+    if SOAK:
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+        config.stash[_SOAK_DESELECTED] = len(slow)
+
+
+_SOAK_DESELECTED = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    n = config.stash.get(_SOAK_DESELECTED, 0)
+    if n:
+        terminalreporter.write_line(
+            f"NOT RUN: {n} soak variant(s) (long fault mixes, marked slow); `make soak` runs them", yellow=True
+        )

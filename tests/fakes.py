@@ -76,6 +76,14 @@ class FakeSource:
         assert self.listener is not None
         self.listener.on_revoked(list(partitions))
 
+    def lose(self, partitions: Sequence[TopicPartition]) -> None:
+        assert self.listener is not None
+        self.listener.on_lost(list(partitions))
+
+    def assign(self, partitions: Sequence[TopicPartition]) -> None:
+        assert self.listener is not None
+        self.listener.on_assigned(list(partitions))
+
     def close(self) -> None:
         self.closed = True
 
@@ -106,6 +114,7 @@ class FakeDeadLetters:
         self.sent: list[tuple[SourceRecord, RecordError]] = []
         self._pending: list[Callable[[], None]] = []
         self.hold = False
+        self.flushes = 0
 
     def send(
         self, record: SourceRecord, error: RecordError, on_written: Callable[[], None], mapping: str | None = None
@@ -121,6 +130,7 @@ class FakeDeadLetters:
             cb()
 
     def flush(self, timeout: float) -> int:
+        self.flushes += 1
         self.poll()
         return len(self._pending)
 

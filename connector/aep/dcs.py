@@ -3,10 +3,16 @@
 Per `deliver` call the batch is worked through as a queue of chunks (lists of message indices):
 
 1. send the chunk (one batch request, or one single-message request in mode "single");
-2. 2xx: read the answer by position; 4xx entries are rejected, 5xx/429 entries form a new chunk
-   that is retried alone after a backoff;
-3. 400 / 413 on the whole request: halve the chunk until the bad (or too large) message is alone
-   (if every message alone still gets a 400, the request itself is wrong: FatalError, no dead letters);
+2. 2xx: read the answer by position; 4xx entries are rejected; a 5xx/429 entry is retried after a
+   backoff together with every message after it in the chunk that was not rejected, accepted ones
+   included, so the last write AEP takes of each message follows the batch's order (a message
+   accepted once stays accepted, whatever its later copies get);
+3. 400 / 413 on the whole request: halve the chunk until the bad (or too large) message is alone.
+   One rule for a 400 of a message sent alone, in every mode and batch size: it is that record's
+   fault (dead-letter) only when DCS showed the request itself is fine, by answering another
+   request of this delivery with a 2xx or by a validation report on the message (`report.cause`,
+   sync validation). Otherwise the request is wrong (headers, sandbox, content type, inlet): a
+   configuration problem, which stops the worker (FatalError) and dead-letters nothing;
 4. 401: new token and one immediate retry, then backoff; 403 and a wrong URL raise FatalError;
 5. 429, 5xx, timeouts, connection errors, IMS outages: backoff with full jitter, Retry-After as a
    floor; after `attempts_before_exhausted` failures either dead-letter (opt-in) or keep retrying.
@@ -42,6 +48,7 @@ from connector.aep.responses import (
     problem_message,
     retry_after,
     retry_cause,
+    validation_report,
 )
 from connector.aep.wire import batch_body
 from connector.config import AepSettings
@@ -182,6 +189,8 @@ class _Delivery:
         self.cancel = cancel
         self.outcomes: list[Outcome | None] = [None] * len(messages)
         self.requests = 0
+        self.request_ok = False  # a request of this delivery got a 2xx: headers, sandbox and inlet are fine
+        self.validated: set[int] = set()  # messages whose 400 carried a validation report about them
         self.exhausted_logged = False
         self.auth_failed_logged = False
 
@@ -195,7 +204,7 @@ class _Delivery:
             queue.extendleft(reversed(self.attempt(chunk)))
         outcomes = [o for o in self.outcomes if o is not None]
         assert len(outcomes) == n, "every message has an outcome"
-        self.refuse_global_400(outcomes)
+        self.refuse_request_400(outcomes)
         accepted = sum(isinstance(o, Accepted) for o in outcomes)
         log.info(
             "batch_sent",
@@ -207,21 +216,28 @@ class _Delivery:
         )
         return outcomes
 
-    def refuse_global_400(self, outcomes: list[Outcome]) -> None:
-        """Batch mode: if bisecting left *every* message rejected with a whole-request 400, the request is at fault.
+    def refuse_request_400(self, outcomes: list[Outcome]) -> None:
+        """A 400 of a message sent alone is the record's fault only with evidence the request is fine.
 
-        Envelopes are serialised by the connector, so DCS reports bad ones as 207 entries; a 400 for
-        each message alone means headers, sandbox, gzip or the inlet are wrong. Dead-lettering the
-        whole stream would hide that, so stop instead; nothing of this batch is dead-lettered.
+        Evidence: another request of this delivery got a 2xx, or DCS's 400 was a validation report
+        about the message. Without it the same 400 would come back for every record (a wrong header,
+        sandbox, content type or inlet), so dead-lettering would drain the stream: stop instead, and
+        dead-letter nothing of this batch.
         """
-        if self.sink.single or len(outcomes) < 2:
+        if self.request_ok:
             return
-        if all(isinstance(o, RejectedError) and o.reason == "aep-rejected-400" for o in outcomes):
-            first = outcomes[0]
+        unexplained = [
+            i for i, o in enumerate(outcomes)
+            if isinstance(o, RejectedError) and o.reason == "aep-rejected-400" and i not in self.validated
+        ]
+        if unexplained:
+            first = outcomes[unexplained[0]]
             detail = first.message if isinstance(first, RejectedError) else ""
+            url = self.sink.url(self.route)
             raise FatalError(
-                f"DCS answered 400 for each of the {len(outcomes)} messages sent alone to {self.route.batch_url} "
-                f"({detail}): this is a request problem (headers, sandbox, gzip), not bad records"
+                f"DCS answered 400 to {url} for {len(unexplained)} message(s) sent alone and accepted no request of "
+                f"this batch ({detail}): this is a request problem (headers, sandbox, content type, inlet), "
+                "not bad records; nothing was dead-lettered"
             )
 
     def attempt(self, chunk: _Chunk) -> list[_Chunk]:
@@ -266,6 +282,7 @@ class _Delivery:
         return self.retry(chunk, retry_cause(answer.status), answer.status, answer.retry_after, detail)
 
     def settle(self, chunk: _Chunk, answer: _Answer) -> list[_Chunk]:
+        self.request_ok = True
         if self.sink.single:
             entry = parse_single(answer.body)
             if entry is None:
@@ -280,15 +297,22 @@ class _Delivery:
             verdict = entry.verdict
             if verdict is Verdict.ACCEPTED:
                 self.outcomes[index] = Accepted(entry.xaction_id)
+                if again:
+                    again.append(index)  # accepted after one that failed: sent again after it, for order
             elif verdict is Verdict.REJECTED:
                 message = entry.message or f"DCS rejected the message with status {entry.status}"
-                self.outcomes[index] = RejectedError("aep-rejected", message, http_status=entry.status)
+                self.reject(index, RejectedError("aep-rejected", message, http_status=entry.status))
             else:
                 again.append(index)
         if not again:
             return []
         retry = _Chunk(again, chunk.failures, auth_retried=chunk.auth_retried)
         return self.retry(retry, "entry-5xx", answer.status, answer.retry_after, f"{len(again)} entries failed")
+
+    def reject(self, index: int, error: RejectedError) -> None:
+        """Settle a message as rejected, unless AEP already accepted it (it was sent again only for order)."""
+        if not isinstance(self.outcomes[index], Accepted):
+            self.outcomes[index] = error
 
     def unreadable(self, chunk: _Chunk, answer: _Answer, problem: str) -> list[_Chunk]:
         log.warning(
@@ -302,8 +326,11 @@ class _Delivery:
 
     def halve(self, chunk: _Chunk, answer: _Answer, reason: str) -> list[_Chunk]:
         if len(chunk.indices) == 1:
+            index = chunk.indices[0]
             message = self.sink.scrub(problem_message(answer.body, answer.status))
-            self.outcomes[chunk.indices[0]] = RejectedError(reason, message, http_status=answer.status)
+            self.reject(index, RejectedError(reason, message, http_status=answer.status))
+            if validation_report(answer.body):
+                self.validated.add(index)
             return []
         mid = len(chunk.indices) // 2
         self.sink.events.split(self.route, answer.status, len(chunk.indices))
@@ -350,7 +377,7 @@ class _Delivery:
             )
             message = f"DCS delivery gave up after {failures} attempts; last failure: {detail}"
             for index in chunk.indices:
-                self.outcomes[index] = RejectedError("retries-exhausted", message, http_status=status)
+                self.reject(index, RejectedError("retries-exhausted", message, http_status=status))
             return []
         if exhausted and not self.exhausted_logged:
             log.warning(

@@ -8,12 +8,12 @@ batch body by position (failures as `statusCode` or `status`, with or without `x
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
+
+from connector.retry_after import parse_retry_after
 
 _MESSAGE_LIMIT = 1_000
 
@@ -173,21 +173,14 @@ def problem_message(body: bytes, status: int) -> str:
     return text[:_MESSAGE_LIMIT] if text else f"DCS answered HTTP {status}"
 
 
+def validation_report(body: bytes) -> bool:
+    """Whether a 400 body is DCS's verdict on the message itself: a `report.cause` (sync validation's violations)."""
+    doc = _json(body)
+    report = doc.get("report") if isinstance(doc, dict) else None
+    cause = report.get("cause") if isinstance(report, dict) else None
+    return isinstance(cause, dict | list) and bool(cause)
+
+
 def retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent or unreadable."""
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            return None
-        return max(0.0, when.timestamp() - now)
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), at most MAX_SERVER_DELAY_S."""
+    return parse_retry_after(value, now)

@@ -6,8 +6,7 @@ import random
 from dataclasses import dataclass, field
 
 from connector.config import DeliverySettings
-
-RETRY_AFTER_CAP_S = 300.0
+from connector.retry_after import MAX_SERVER_DELAY_S
 
 
 @dataclass(slots=True)
@@ -16,7 +15,7 @@ class Backoff:
 
     Full jitter: uniform(0, min(max, initial * 2**(failures-1))). Once retries are exhausted
     (pause mode) the delay stays near the maximum: uniform(max/2, max). A Retry-After is a floor,
-    itself capped at max(max_s, RETRY_AFTER_CAP_S) so a hostile header cannot park a worker for hours.
+    itself capped at max(max_s, MAX_SERVER_DELAY_S) so a hostile header cannot park a worker for hours.
     """
 
     initial_s: float
@@ -37,5 +36,5 @@ class Backoff:
         else:
             jittered = self.rng.uniform(0.0, self.ceiling(failures))
         if retry_after is not None and retry_after > jittered:
-            return min(retry_after, max(self.max_s, RETRY_AFTER_CAP_S))
+            return min(retry_after, max(self.max_s, MAX_SERVER_DELAY_S))
         return jittered

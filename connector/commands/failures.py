@@ -38,6 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
+        "--origin-scan",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Edge events carry no Kafka origin: hash at most N offsets of the mappings' topics to find it from "
+        "the event's default _id (default 5,000,000; 0: do not search)",
+    )
+    parser.add_argument(
         "--dead-letter",
         action="store_true",
         help="write the failed records to the dead-letter topic (reason aep-async-invalid); records already "
@@ -131,6 +139,7 @@ def main(args: argparse.Namespace) -> int:
     from connector.errors import RetriableError
     from connector.observability.logging import configure_logging
     from connector.ops.dlq import parse_since
+    from connector.ops.event_origins import DEFAULT_LIMIT, attach_origins
     from connector.ops.failures import collect, configured_datasets
     from connector.ops.platform import PlatformClient
 
@@ -144,6 +153,7 @@ def main(args: argparse.Namespace) -> int:
         if args.dataset:
             datasets = {d: datasets.get(d, []) for d in args.dataset}
         report = collect(client, datasets, since_ms, notes)
+        attach_origins(report, settings, DEFAULT_LIMIT if args.origin_scan is None else args.origin_scan)
         if args.dead_letter:
             dead = _dead_letter(settings, report)
     except RetriableError as exc:

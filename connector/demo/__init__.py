@@ -27,6 +27,7 @@ from connector.config import Settings, load_settings
 from connector.emulator import DEFAULT_ORG, EmulatorOptions, EmulatorServer
 from connector.emulator.tutorial import CLIENT_ID, CLIENT_SECRET, Provisioned, platform_session, provision
 from connector.kafka.dead_letter import H_MESSAGE, H_REASON, H_TOPIC
+from connector.ops.event_origins import attach_origins
 from connector.ops.failed_dead_letters import REASON as ASYNC_REASON
 from connector.ops.failed_dead_letters import DeadLetterReport, dead_letter
 from connector.ops.failures import FailuresReport, collect, configured_datasets, mapping_finder
@@ -47,7 +48,7 @@ class Produced:
     topic: str
     value: bytes | None
     note: str = ""
-    aep_fails: bool = False  # DCS accepts it; AEP's streaming validation fails it (a failed batch record)
+    aep_fails: bool = False  # DCS or the Edge accepts it; AEP's streaming validation fails it (a failed batch record)
 
 
 def _json(name: str) -> list[dict[str, Any]]:
@@ -61,11 +62,12 @@ def _avro_events() -> list[bytes]:
 
 
 def _edge_events() -> list[Produced]:
-    """The loyalty events as new events (distinct _ids) for the Edge Network datastream, and one it refuses."""
-    events = [{**e, "_id": int(e["_id"]) + 2} for e in _json("loyalty-events.json")]
+    """The loyalty events once more, for the Edge Network datastream (their `_id`s come from the Kafka
+    coordinates), and one the Edge accepts and AEP then fails."""
+    events = _json("loyalty-events.json")
     out = [Produced(EDGE_TOPIC, orjson.dumps(e)) for e in events]
-    bad = {**events[0], "_id": 3, "_exchangeinternal": {**events[0]["_exchangeinternal"], "loyaltyID": "not-an-email"}}
-    out.append(Produced(EDGE_TOPIC, orjson.dumps(bad), "loyaltyID not an email (the Edge Network refuses it)"))
+    bad = {**events[0], "_exchangeinternal": {**events[0]["_exchangeinternal"], "loyaltyID": "not-an-email"}}
+    out.append(Produced(EDGE_TOPIC, orjson.dumps(bad), "loyaltyID not an email (through the Edge)", aep_fails=True))
     return out
 
 
@@ -206,6 +208,7 @@ def _aep_failures(settings: Settings, expected: int, wait_s: float = 15.0) -> tu
     while (report.open_batches or len(report.records) < expected) and time.monotonic() < deadline:
         time.sleep(0.2)
         report = collect(client, datasets, None, notes)
+    attach_origins(report, settings)
     dead = dead_letter(report.records, settings.kafka, DLQ, mapping_of=mapping_finder(settings, report))
     return report, dead
 
@@ -251,16 +254,18 @@ def _dead_letters(w: Any, messages: list[Any]) -> None:
 
 
 def _failed_in_aep(w: Any, outcome: Outcome) -> None:
-    """Records DCS accepted and AEP failed later, as `aep-connector failures` found and dead-lettered them."""
+    """Records DCS or the Edge accepted and AEP failed later, as `aep-connector failures` found and dead-lettered
+    them."""
     report, dead = outcome.failures, outcome.failures_dead
     if report is None:
         return
-    w(f"failed      {len(report.records)} record(s) DCS accepted and AEP then failed in streaming validation\n"
-      "            (asynchronous, as in production), found by `aep-connector failures` in failed batches:\n")
+    w(f"failed      {len(report.records)} record(s) DCS or the Edge Network accepted and AEP then failed in streaming\n"
+      "            validation (asynchronous, as in production), found by `aep-connector failures` in failed\n"
+      "            batches:\n")
     for rec in report.records:
         origin = rec.origin
         where = f"{origin[0]}/{origin[1]}/{origin[2]}" if origin else rec.key
-        w(f"  - {where:<22} {rec.describe()[:100]}\n")
+        w(f"  - {where:<24} {rec.describe()[:100]}\n")
     if dead is not None:
         w(f"            and dead-lettered to {dead.topic} as {ASYNC_REASON} ({dead.original} original Kafka "
           "record(s)):\n            `aep-connector dlq replay` re-publishes them once the cause is fixed\n")

@@ -67,6 +67,17 @@ def status(batch: dict[str, Any], now_ms: int) -> str:
     return "failed" if int(batch["failed"]) >= int(batch["records"]) > 0 else "success"
 
 
+def failed_line(record: Any, violations: list[dict[str, Any]], content: str) -> dict[str, Any]:
+    """A line of a failed-records file: the record as AEP received it plus `_validationErrors`.
+
+    `content="errors-only"` keeps only the errors (the documented example shows no more).
+    """
+    line: dict[str, Any] = {"_validationErrors": violations}
+    if content == "message" and isinstance(record, dict):
+        line = {**record, **line}
+    return line
+
+
 def failed_file_name(batch_id: str) -> str:
     """The one failed-records file of a batch, named like a Spark part file (stable per batch)."""
     return f"part-00000-{uuid.uuid5(uuid.NAMESPACE_URL, batch_id)}-c000.json"

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from connector.emulator import ids
+from connector.emulator.batches import failed_line
 from connector.emulator.config import EmulatorOptions
 from connector.emulator.http import DCS_AUTH_PROBLEM, Request, Response, json_response, problem
 from connector.emulator.ims import Ims
@@ -362,9 +363,6 @@ class _Context:
 
         `line` is the record as the failed-batch file holds it: the message with `_validationErrors`.
         """
-        line: dict[str, Any] = {"_validationErrors": violations}
-        if content == "message" and isinstance(msg, dict):
-            line = {**msg, **line}
         self.invalid.append(
             {
                 "inletId": self.inlet.inlet_id,
@@ -376,7 +374,7 @@ class _Context:
                 "errors": violations,
                 "syncValidation": False,
                 "body": msg,
-                "line": line,
+                "line": failed_line(msg, violations, content),
             }
         )
 

@@ -7,9 +7,14 @@ the dataset overrides it allows. Accepted events land in that dataset's lake and
 so `lookup` and the page show them.
 
 Fatal problems answer with Adobe's RFC 7807 bodies (`EXEG-<code>-<status>`) and store nothing:
-one invalid event refuses the whole request, naming the event's index. Where Adobe's pages leave
-the behaviour open, `EdgeOptions` (`GET/POST /emulator/edge/options`, seed key `edge_options`)
-selects the reading; docs/edge.md lists them. The defaults are the documented ones.
+one event failing the Edge's own checks (shape, `_id`, `timestamp`, identities) refuses the whole
+request, naming the event's index. An event that passes them but breaks its dataset's XDM schema
+is accepted, as in production, and Platform's streaming validation fails it later: it becomes a
+failed record of the dataset's streaming batch (the DCS batching, connector.emulator.batches), so
+Catalog and the Data Access API serve it. `validation: sync` refuses it at once instead
+(EXEG-0104-422), for tests that want that. Where Adobe's pages leave the behaviour open,
+`EdgeOptions` (`GET/POST /emulator/edge/options`, seed key `edge_options`) selects the reading;
+docs/edge.md lists them. The defaults are the documented ones.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ from typing import Any
 import orjson
 
 from connector.emulator import ids
+from connector.emulator.batches import failed_line
 from connector.emulator.config import EmulatorOptions
 from connector.emulator.dcs import identities_of
 from connector.emulator.http import PROBLEM_JSON, Request, Response, json_response, not_found
 from connector.emulator.ims import TOKENS, Ims
 from connector.emulator.registry import Registry
 from connector.emulator.store import Ingest, MemoryStore
-from connector.emulator.validation import Checked, Rejection, streaming_violations
-from connector.emulator.xdm import parse_date_time_ms
+from connector.emulator.validation import INVALID, Checked, streaming_violations
+from connector.emulator.xdm import Violation, parse_date_time_ms
 
 PREFIX = "/ee/"
 DATASTREAMS = "datastreams"
@@ -51,7 +57,7 @@ class EdgeOptions:
     max_request_bytes: int = 64_000  # "64 KB"; 65536 reads it as "64Kib" (Experience League)
     max_events: int | None = None  # no per-request event count is documented
     primary_identity: str = "documented"  # documented: required when authenticated | always | never
-    validation: str = "sync"  # sync: schema violations refuse the request (EXEG-0104-422) | async: 2xx, failed list
+    validation: str = "async"  # async: 2xx, schema violations become failed batch records | sync: EXEG-0104-422
     require_id_timestamp: bool = True  # False: fill a missing _id / timestamp as the SDKs do
     datastream_param: str = "both"  # both | datastreamId | dataStreamId
 
@@ -153,8 +159,12 @@ class Edge:
     # configuration --------------------------------------------------------------------------
     @property
     def options(self) -> EdgeOptions:
+        """The readings set, else the defaults (`validation` follows `--async-validation-failures`)."""
         doc = self.store.get(_OPTIONS_KIND, _OPTIONS_KEY)
-        return EdgeOptions.from_json(doc) if doc else EdgeOptions()
+        if doc:
+            return EdgeOptions.from_json(doc)
+        strict = self.emulator_options.async_validation_failures == "reject"
+        return EdgeOptions(validation="sync" if strict else "async")
 
     def set_options(self, data: dict[str, Any]) -> EdgeOptions:
         out = EdgeOptions.from_json(data, self.options)
@@ -341,27 +351,31 @@ class Edge:
 
     # events ---------------------------------------------------------------------------------
     def _ingest(self, call: _Call, dataset_id: str, events: list[Any]) -> None:
-        """Check every event (the first bad one refuses the request), then store them all."""
+        """Check every event (the first one the Edge refuses refuses the request), then store them all.
+
+        An event breaking the dataset's schema is refused here only with `validation: sync`; else it
+        is kept as a failed record of the dataset's streaming batch, as Platform does.
+        """
         info = self.registry.dataset(dataset_id)
         schema = info.schema if info is not None else None
+        schema_id = info.schema_id if info and info.schema_id else ""
+        opts = self.emulator_options
         accepted: list[Ingest] = []
-        failed: list[dict[str, Any]] = []
+        invalid: list[dict[str, Any]] = []
         for i, event in enumerate(events):
             xdm = self._check(call, i, event)
-            schema_id = info.schema_id if info and info.schema_id else ""
             checked = Checked({}, xdm, schema_id, dataset_id, None, schema, True)
-            opts = self.emulator_options
             violations = streaming_violations(checked, call.received, opts.future_skew_s, opts.max_errors_per_message)
-            if violations:
+            if violations and call.options.validation == "sync":
                 causes = [f"event #{i}: {v['pointerToViolation']}: {v['message']}" for v in violations]
-                if call.options.validation == "sync":
-                    raise EdgeError("0104-422", "Unprocessable entity", "Invalid request (report attached).", causes)
-                failed.append(self._failure(call, dataset_id, i, event, causes))
+                raise EdgeError("0104-422", "Unprocessable entity", "Invalid request (report attached).", causes)
+            if violations:
+                invalid.append(self._failed_record(call, dataset_id, i, event, violations))
                 continue
             record = {
                 "datastreamId": call.datastream["id"],
                 "datasetId": dataset_id,
-                "schemaId": checked.schema_id or None,
+                "schemaId": schema_id or None,
                 "requestId": call.request_id,
                 "xactionId": f"{call.request_id}:{i}",
                 "receivedTimeMs": call.received,
@@ -372,7 +386,8 @@ class Edge:
                 record["data"] = event["data"]
             identities = identities_of(xdm, schema)
             accepted.append(Ingest(dataset_id, str(xdm["_id"]), record, identities, "event", call.received))
-        self.store.add(f"{STATS_PREFIX}{call.datastream['id']}", accepted, failed)
+        key = f"{STATS_PREFIX}{call.datastream['id']}"
+        self.store.add(key, accepted, [], invalid, org=str(call.datastream["org"]), received_ms=call.received)
 
     def _check(self, call: _Call, i: int, event: Any) -> dict[str, Any]:
         """The event's xdm after the Edge Network's own checks (shape, _id, timestamp, identityMap)."""
@@ -415,17 +430,24 @@ class Edge:
             "0306-400", "Event is missing primary identity", f"There was no primary identity provided for event #{i}."
         )
 
-    def _failure(self, call: _Call, dataset_id: str, i: int, event: Any, causes: list[str]) -> dict[str, Any]:
-        """A failed-records entry for async validation: accepted by the Edge, refused by the dataset."""
-        rejection = Rejection("Message is invalid")
+    def _failed_record(
+        self, call: _Call, dataset_id: str, i: int, event: dict[str, Any], violations: list[Violation]
+    ) -> dict[str, Any]:
+        """Accepted by the Edge, failed by the dataset's streaming validation: a record of a failed batch.
+
+        Its failed-file line is the event's XDM (what Platform validated) plus `_validationErrors`;
+        nothing carries the Kafka origin (no envelope header), only the XDM `_id`.
+        """
+        causes = "; ".join(f"{v['pointerToViolation']}: {v['message']}" for v in violations)
         return {
             "datastreamId": call.datastream["id"],
             "datasetId": dataset_id,
             "xactionId": f"{call.request_id}:{i}",
             "receivedTimeMs": call.received,
-            "status": 400,
-            "message": f"datastream: [{call.datastream['id']}] {rejection.text}: " + "; ".join(causes),
-            "errors": causes,
+            "stage": "async",
+            "message": f"datastream: [{call.datastream['id']}] {INVALID}: event #{i}: {causes}",
+            "errors": violations,
             "syncValidation": False,
             "body": event,
+            "line": failed_line(event["xdm"], violations, self.emulator_options.failed_record_content),
         }

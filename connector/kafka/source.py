@@ -56,19 +56,29 @@ class KafkaSource:
         def on_assign(_: Any, parts: list[KafkaTP]) -> None:
             listener.on_assigned([TopicPartition(p.topic, p.partition) for p in parts])
 
+        def unpause(consumer: Any, parts: list[KafkaTP]) -> None:
+            # librdkafka keeps a partition's pause across revocation and re-assignment, while the
+            # listener forgets its pauses on revocation: a partition paused when it was revoked
+            # would come back paused and never be fetched again. It comes back unpaused.
+            try:
+                consumer.resume(parts)
+            except KafkaException as exc:
+                log.warning("resume_on_revoke_failed", error=str(exc), partitions=len(parts))
+
         def on_revoke(consumer: Any, parts: list[KafkaTP]) -> None:
             try:
                 listener.on_revoked([TopicPartition(p.topic, p.partition) for p in parts])
             finally:
-                # librdkafka keeps a partition's pause across revocation and re-assignment, while the
-                # listener forgets its pauses on revocation: a partition paused when it was revoked
-                # would come back paused and never be fetched again. It comes back unpaused.
-                try:
-                    consumer.resume(parts)
-                except KafkaException as exc:
-                    log.warning("resume_on_revoke_failed", error=str(exc), partitions=len(parts))
+                unpause(consumer, parts)
 
-        self._consumer.subscribe(self._topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
+        def on_lost(consumer: Any, parts: list[KafkaTP]) -> None:
+            # the partitions already belong to another member: no commit, only forget them
+            try:
+                listener.on_lost([TopicPartition(p.topic, p.partition) for p in parts])
+            finally:
+                unpause(consumer, parts)
+
+        self._consumer.subscribe(self._topics, on_assign=on_assign, on_revoke=on_revoke, on_lost=on_lost)
 
     def poll_batch(self, max_records: int, timeout: float) -> list[SourceRecord]:
         out: list[SourceRecord] = []

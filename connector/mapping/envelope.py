@@ -6,14 +6,17 @@ from typing import Any
 
 import orjson
 
-from connector.numbers import json_bytes, json_default
+from connector.numbers import big_ints_exact, json_bytes, json_default
 
 
 def encode(envelope: dict[str, Any], *, indent: bool = False) -> bytes:
     """The one place an envelope becomes bytes: JSON, with every Decimal's exact digits as a number."""
     if indent:
         return json_bytes(envelope, indent=True)
-    return orjson.dumps(envelope, default=json_default)  # the hot path: orjson.dumps, the hook only for Decimals
+    try:
+        return orjson.dumps(envelope, default=json_default)  # the hot path: orjson.dumps, the hook only for Decimals
+    except TypeError:  # an integer past 64 bits (orjson refuses it without calling the hook)
+        return orjson.dumps(big_ints_exact(envelope), default=json_default)
 
 
 def content_type(schema_version: str) -> str:

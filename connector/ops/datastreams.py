@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from connector.config import Settings
+from connector.ops.failures import edge_dataset
 
 CANNOT = (
     "provision cannot create or change datastreams: Adobe configures them in the Data Collection UI "
@@ -65,4 +66,15 @@ def _steps(settings: Settings, authenticated: bool, mappings: Sequence[Any]) -> 
                 "(event dataset, report suite, property token, container id) to the datastream's overrides"
             )
     steps.append("copy the Datastream ID into the mappings' datastream_id")
+    unnamed = [
+        m.name
+        for m in mappings
+        if edge_dataset({"dataset_id": m.parsed.dataset_id, "datastream_overrides": m.parsed.datastream_overrides})
+        is None
+    ]
+    if unnamed:
+        steps.append(
+            f"copy the Event Dataset's id into the dataset_id of {', '.join(unnamed)}: not sent, it tells "
+            "`aep-connector failures` where the events AEP fails asynchronously land"
+        )
     return [f"  {i}. {s}" for i, s in enumerate(steps, 1)]

@@ -2,21 +2,25 @@
 
 DCS validates XDM asynchronously (streaming-api.md §1.8): a message that breaks its schema gets a
 success entry in the 207 (so the connector commits it), and streaming validation later writes it
-to a failed batch of its dataset. This module brings those records back:
-  1. datasets: every mapping's `dataset_id`, plus the target dataset of each dataflow named by
+to a failed batch of its dataset. An Edge Network event that breaks its dataset's schema is
+accepted by the Edge and fails the same way. This module brings those records back:
+  1. datasets: every DCS mapping's `dataset_id`, plus the target dataset of each dataflow named by
      `aep.flow_id` or a mapping's `flow_id` (Flow Service: flow -> target connection -> dataSetId);
+     every edge mapping's event dataset override (`datastream_overrides`), else its `dataset_id`
+     (the datastream's event dataset: Adobe documents no API that reads a datastream);
   2. Catalog: `GET /data/foundation/catalog/batches?dataSet=D&createdAfter=T`, paged, keeping the
      batches whose status is `failed` or whose `failedRecordCount` is above 0;
   3. Data Access: `GET /data/foundation/export/batches/{id}/failed` lists the failed files,
      `...?path=F` downloads one (JSON Lines or JSON; each record with `_validationErrors`).
 Batches still open (`loading`, `processing`, ...) are counted, not read: their failures are not final.
+`connector.ops.event_origins` finds the Kafka origin of Edge events (they carry no `header.msgId`);
 `connector.ops.failed_dead_letters` writes what this finds to the dead-letter topic.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +37,7 @@ MAX_PAGES = 100
 OPEN_STATUSES = frozenset({"loading", "processing", "queued", "retrying", "staging", "staged", "loaded"})
 FAILED_STATUSES = frozenset({"failed", "failure"})
 _ERROR_KEYS = ("_validationErrors", "_errors")
+Origin = tuple[str, int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,8 @@ class FailedRecord:
     line: int
     errors: tuple[dict[str, Any], ...]
     message: dict[str, Any] | None
+    found_origin: Origin | None = None
+    """The Kafka record found for an event without `header.msgId` (connector.ops.event_origins)."""
 
     @property
     def key(self) -> str:
@@ -52,17 +59,24 @@ class FailedRecord:
         return f"{self.batch_id}/{self.file}/{self.line}"
 
     @property
-    def origin(self) -> tuple[str, int, int] | None:
-        """The Kafka record it came from (`header.msgId` = `topic/partition/offset`, set by the connector)."""
+    def origin(self) -> Origin | None:
+        """The Kafka record it came from: `header.msgId` (`topic/partition/offset`, set by the connector on DCS
+        envelopes), else the one found from an Edge event's `_id`."""
         header = (self.message or {}).get("header")
         msg_id = header.get("msgId") if isinstance(header, dict) else None
         if not isinstance(msg_id, str):
-            return None
+            return self.found_origin
         topic, _, rest = msg_id.rpartition("/")
         topic, _, partition = topic.rpartition("/")
         if not topic or not partition.isdigit() or not rest.isdigit():
-            return None
+            return self.found_origin
         return topic, int(partition), int(rest)
+
+    @property
+    def event_id(self) -> str | None:
+        """The XDM `_id` of the failed entity, when the file holds it."""
+        value = (self.entity or {}).get("_id")
+        return value if isinstance(value, str) else None
 
     @property
     def entity(self) -> dict[str, Any] | None:
@@ -107,18 +121,41 @@ class FailuresReport:
         return [r for b in self.batches for r in b.records]
 
 
+def edge_dataset(spec: Mapping[str, Any]) -> str | None:
+    """The dataset an edge mapping's events land in: its event dataset override, else its `dataset_id`."""
+    overrides = spec.get("datastream_overrides")
+    platform = overrides.get("com_adobe_experience_platform") if isinstance(overrides, dict) else None
+    datasets = platform.get("datasets") if isinstance(platform, dict) else None
+    event = datasets.get("event") if isinstance(datasets, dict) else None
+    for ds in (event.get("datasetId") if isinstance(event, dict) else None, spec.get("dataset_id")):
+        if isinstance(ds, str) and ds:
+            return ds
+    return None
+
+
 def configured_datasets(settings: Settings, client: PlatformClient | None) -> tuple[dict[str, list[str]], list[str]]:
-    """dataset id -> mapping names, from `dataset_id` keys and (through `client`) dataflow targets."""
+    """dataset id -> mapping names, from `dataset_id` keys, edge mappings' datasets and (through `client`)
+    dataflow targets."""
     datasets: dict[str, list[str]] = {}
     flows: dict[str, list[str]] = {}
+    notes: list[str] = []
     for source in settings.mappings:
+        if source.spec.get("destination") == "edge":
+            ds = edge_dataset(source.spec)
+            if ds is None:
+                notes.append(
+                    f"mapping {source.name} sends to datastream {source.spec.get('datastream_id')}: set its "
+                    "dataset_id to the datastream's event dataset to find the events AEP failed there"
+                )
+            else:
+                datasets.setdefault(ds, []).append(source.name)
+            continue  # no dataflow: the datastream writes the dataset
         ds = source.spec.get("dataset_id")
         if isinstance(ds, str) and ds:
             datasets.setdefault(ds, []).append(source.name)
         flow = source.spec.get("flow_id") or settings.aep.flow_id
         if isinstance(flow, str) and flow:
             flows.setdefault(flow, []).append(source.name)
-    notes: list[str] = []
     for flow, names in flows.items():
         if client is None:
             break
@@ -261,7 +298,8 @@ def collect(
     return report
 
 
-def _topics_match(patterns: Any, topic: str) -> bool:
+def topics_match(patterns: Any, topic: str) -> bool:
+    """Whether a mapping's `topics` (names and `^regex` patterns) take `topic`."""
     items = patterns if isinstance(patterns, list) else [patterns]
     return any(
         isinstance(p, str) and (p == topic or (p.startswith("^") and re.fullmatch(p, topic) is not None)) for p in items
@@ -276,7 +314,7 @@ def mapping_finder(settings: Settings, report: FailuresReport) -> Callable[[Fail
         names = report.datasets.get(rec.dataset_id, [])
         origin = rec.origin
         if origin is not None:
-            matching = [n for n in names if _topics_match(specs.get(n, {}).get("topics"), origin[0])]
+            matching = [n for n in names if topics_match(specs.get(n, {}).get("topics"), origin[0])]
             if len(matching) == 1:
                 return matching[0]
         return names[0] if len(names) == 1 else None

@@ -1,7 +1,11 @@
 """A small Confluent Schema Registry client: schema id -> parsed Avro writer schema, cached forever.
 
 Schema ids are immutable, so a schema fetched once is kept for the life of the process and a
-registry outage only affects ids not seen before. Every failure is classified by what the
+registry outage only affects ids not seen before. Lookups run on the poll thread: after a failed
+fetch (timeout, unreachable, 5xx, 429) the client does not ask again for a cool-down (5 s,
+doubling per consecutive failure up to 60 s, at least the server's Retry-After) and fails fast
+instead, so a registry that times out blocks the loop for one timeout per cool-down, not for one
+timeout per partition run. Every failure is classified by what the
 caller does (`classify_response` is the one place that maps an HTTP status to an error class):
 
     200                               the schema (references resolved, parsed with fastavro)
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -28,6 +33,7 @@ from fastavro.schema import SchemaParseException, UnknownType
 
 from connector.config import SchemaRegistrySettings
 from connector.errors import DecodeError, FatalError, RetriableError, RetryAfterError
+from connector.retry_after import parse_retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -36,6 +42,8 @@ ParsedSchema = Any
 
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 MAX_REFERENCE_DEPTH = 32
+COOL_DOWN_S = 5.0
+MAX_COOL_DOWN_S = 60.0
 _RETRIABLE_STATUS = frozenset({408, 425, 429})
 
 
@@ -50,14 +58,8 @@ def redact_url(url: str) -> str:
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After header given in seconds; None when absent or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return max(0.0, seconds)
+    """Seconds from a Retry-After header (seconds or HTTP date), at most MAX_SERVER_DELAY_S; None if absent."""
+    return parse_retry_after(value, time.time())
 
 
 def _error_code(response: requests.Response) -> int | None:
@@ -109,6 +111,7 @@ class RegistryClient:
         bearer_token: str | None = None,
         ca_bundle: str | None = None,
         timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._url = url.rstrip("/")
         self._session = session or requests.Session()
@@ -122,6 +125,10 @@ class RegistryClient:
         self._timeout = timeout_s
         self._schemas: dict[int, ParsedSchema] = {}
         self._lock = threading.Lock()
+        self._clock = clock
+        self._failures = 0  # consecutive failed fetches
+        self._unavailable_until = 0.0
+        self._last_error = ""
         self._secrets = tuple(s for s in (basic_auth[1] if basic_auth else None, bearer_token) if s)
 
     @classmethod
@@ -158,11 +165,31 @@ class RegistryClient:
         with self._lock:
             if schema_id in self._schemas:
                 return self._schemas[schema_id]
-            body = self._get(f"/schemas/ids/{schema_id}", f"schema id {schema_id}")
-            parsed = self._parse(body, f"schema id {schema_id}")
+            wait = self._unavailable_until - self._clock()
+            if wait > 0:
+                raise RetryAfterError(
+                    f"schema registry {self.url} failed a moment ago ({self._last_error}); "
+                    f"schema id {schema_id} is not asked for before {wait:.1f}s",
+                    wait,
+                )
+            try:
+                body = self._get(f"/schemas/ids/{schema_id}", f"schema id {schema_id}")
+                parsed = self._parse(body, f"schema id {schema_id}")
+            except RetriableError as exc:
+                self._cool_down(exc)
+                raise
+            self._failures = 0
             self._schemas[schema_id] = parsed
         log.info("schema_fetched", schema_id=schema_id, registry=self.url)
         return parsed
+
+    def _cool_down(self, exc: RetriableError) -> None:
+        self._failures += 1
+        wait = min(MAX_COOL_DOWN_S, COOL_DOWN_S * 2.0 ** min(self._failures - 1, 8))
+        if isinstance(exc, RetryAfterError):
+            wait = max(wait, exc.retry_after)
+        self._unavailable_until = self._clock() + wait
+        self._last_error = str(exc)[:200]
 
     def check(self) -> None:
         """Raise unless the registry answers an authenticated request (for `check` and start-up)."""

@@ -119,10 +119,12 @@ def prepare(doc: Any, expected_id: str | None = None) -> Prepared:
     _identity_map_rule(strict)
     version = doc.get("version")
     tenant = doc.get("meta:tenantNamespace")
+    digest = digest_of(doc)
     return Prepared(
         schema_id=schema_id,
-        version=str(version) if version is not None else "?",
-        digest=digest_of(doc),
+        # a schema file saved without `version` is named by its content, so a dead letter still says which one
+        version=str(version) if version is not None else f"sha256:{digest[:12]}",
+        digest=digest,
         xdm_class=klass,
         tenant_namespace=tenant if isinstance(tenant, str) else None,
         strict=strict,

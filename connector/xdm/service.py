@@ -235,4 +235,3 @@ def _consistency(spec: MappingSpec, live: LiveSchema, found: Startup) -> None:
             f"{prefix}using the cached copy of {loaded.schema_id} version {loaded.version}, not the live schema "
             "(AEP not reachable, or not asked)"
         )
-

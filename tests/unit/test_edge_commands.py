@@ -88,6 +88,7 @@ def test_provision_datastreams_says_what_it_cannot_create(tmp_path: Path, capsys
     assert "datastream 7d1c-datastream: used by loyalty-events" in out
     assert "server.adobedc.net" in out and "Accept only authenticated events" in out
     assert "overrides com_adobe_analytics" in out
+    assert "Event Dataset's id into the dataset_id of loyalty-events" in out
 
 
 def test_provision_without_names_asks_for_them(tmp_path: Path) -> None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 import pytest
 
 from connector.config import BatchingSettings
-from connector.errors import MappingError, RejectedError, RetriableError
+from connector.errors import DeliveryAbandoned, FatalError, MappingError, RejectedError, RetriableError, RetryAfterError
 from connector.records import Accepted, Outcome, Route, SourceRecord, TopicPartition
 from connector.routing import Pipeline, Router
 from connector.serde.json import JsonDeserializer
@@ -27,7 +28,7 @@ def rec(tp: TopicPartition, offset: int, value: Any) -> SourceRecord:
 
 
 def make(
-    sink: FakeSink | None = None,
+    sink: Any = None,  # a FakeSink (returned) or any other Sink
     *,
     fail: Callable[[Any], Any] | None = None,
     deserializer: Any = None,
@@ -205,7 +206,7 @@ def test_shutdown_delivers_buffered_and_commits(n: int) -> None:
     src.feed([rec(P0, i, {"n": i}) for i in range(n)])
     w.step()
     w.stop()
-    w._shutdown()
+    w.shutdown()
     assert src.committed.get(P0) == n and src.closed
 
 
@@ -221,3 +222,162 @@ def test_a_lost_commit_is_sent_again_once_the_watermark_stops_moving() -> None:
         if src.committed.get(P0) == 3:
             break
     assert src.committed.get(P0) == 3
+
+
+def sent_values(sink: FakeSink, key: str = "n") -> list[Any]:
+    return [orjson.loads(m)["body"]["xdmEntity"].get(key) for call in sink.calls for m in call]
+
+
+class BrokenAt:
+    """A registry outage for one record: RetriableError for (partition, offset) while `broken`."""
+
+    def __init__(self, tp: TopicPartition, offset: int, error: RetriableError | None = None) -> None:
+        self.at = (tp.partition, offset)
+        self.error = error or RetriableError("schema registry unreachable")
+        self.broken = True
+
+    def __call__(self, record: SourceRecord) -> Any:
+        if self.broken and (record.partition, record.offset) == self.at:
+            raise self.error
+        return orjson.loads(record.value or b"{}")
+
+
+def test_transient_decode_failure_ending_a_run_is_never_committed_past() -> None:
+    """Defect 1: a registry failure on the last record of a partition run; a later run of that partition
+    in the same poll is not ingested, so nothing past the failed record is sent or committed."""
+    decoder = BrokenAt(P0, 1)
+    w, src, sink, dlq, clock = make(deserializer=decoder)
+    # one consume() result holding two runs of P0: [P0:0 P0:1] [P1:0] [P0:2]
+    src.feed([rec(P0, 0, {"n": 0}), rec(P0, 1, {"n": 1}), rec(P1, 0, {"n": 10}), rec(P0, 2, {"n": 2})])
+    drive(w, clock, lambda: src.committed.get(P1) == 1)
+    for _ in range(30):
+        w.step()
+        clock.now += 0.02
+        time.sleep(0.002)
+    assert src.committed[P0] == 1, "nothing past the record that failed to decode is committed"
+    assert 2 not in sent_values(sink), "the later run of the rewound partition was not ingested"
+    assert src.seeks == [(P0, 1)] and dlq.sent == []
+    decoder.broken = False  # the registry is back; the consumer reads again from the seek position
+    src.feed([rec(P0, 1, {"n": 1}), rec(P0, 2, {"n": 2})])
+    drive(w, clock, lambda: src.committed.get(P0) == 3, steps=800)
+    assert [n for n in sent_values(sink) if n < 10] == [0, 1, 2]
+
+
+def test_registry_retry_after_inf_pauses_a_partition_for_a_bounded_time() -> None:
+    """Defect 6: a registry Retry-After of inf once parked the partition for ever; it resumes within 300 s."""
+    decoder = BrokenAt(P0, 0, RetryAfterError("schema registry answered 429", float("inf")))
+    w, src, _, _, clock = make(deserializer=decoder)
+    src.feed([rec(P0, 0, {"n": 0})])
+    w.step()
+    assert P0 in src.paused
+    decoder.broken = False
+    clock.now += 301.0  # the cap on any server-given delay is 300 s
+    for _ in range(5):
+        w.step()
+        clock.now += 0.02
+    assert P0 not in src.paused, "the partition resumes once the bounded delay has passed"
+
+
+class FatalForP0Sink:
+    """DCS answers 403 to batches of P0; batches of P1 retry until cancelled (or released by the test)."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.cancelled = threading.Event()
+
+    def deliver(self, route: Route, messages: Sequence[bytes], cancel: threading.Event) -> list[Outcome]:
+        if b'"p":0' in messages[0]:
+            raise FatalError("DCS answered 403 Forbidden")
+        while not cancel.wait(0.01):
+            if self.release.is_set():
+                return [Accepted("x")] * len(messages)
+        self.cancelled.set()
+        raise DeliveryAbandoned("cancelled")
+
+
+def test_fatal_error_shuts_down_within_its_bound_while_another_lane_retries() -> None:
+    """Defect 2: after a 403 the worker cancels the delivery still retrying on another lane, flushes the
+    dead letters, closes the consumer and run() raises, within its bound; it used to hang."""
+    sink = FatalForP0Sink()
+    w, src, _, dlq, _ = make(sink, max_records=1, max_in_flight=2)  # shutdown_timeout_s=0.5
+    src.feed([rec(P1, 0, {"p": 1}), rec(P0, 0, {"p": 0}), rec(P0, 1, {"p": 0}), rec(P0, 2, {"p": 0})])
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            w.run()
+        except FatalError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    try:
+        assert not thread.is_alive(), "run() did not return after a fatal error"
+        assert errors and "403" in str(errors[0])
+        assert sink.cancelled.is_set(), "the other lane's retrying delivery was cancelled"
+        assert src.closed and dlq.flushes
+    finally:
+        sink.release.set()
+
+
+class OnTheWireSink:
+    """A request already sent cannot be called back: deliveries ignore cancel and wait for `gate`."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.events: list[tuple[str, list[int]]] = []
+        self._lock = threading.Lock()
+
+    def deliver(self, route: Route, messages: Sequence[bytes], cancel: threading.Event) -> list[Outcome]:
+        ns = [orjson.loads(m)["body"]["xdmEntity"]["n"] for m in messages]
+        with self._lock:
+            self.events.append(("start", ns))
+        self.gate.wait(10)
+        with self._lock:
+            self.events.append(("end", ns))
+        return [Accepted("x")] * len(messages)
+
+
+def test_a_partition_assigned_again_waits_for_its_batch_still_in_flight() -> None:
+    """A partition revoked while its batch is in flight and assigned back to this worker keeps its lane,
+    so its records read again are not sent (on another lane) before the old request came back."""
+    sink = OnTheWireSink()
+    w, src, _, _, clock = make(sink, max_in_flight=2, max_records=5)
+    src.feed([rec(P0, 0, {"n": 0}), rec(P0, 1, {"n": 1})])
+    drive(w, clock, lambda: len(sink.events) == 1)
+    src.revoke([P0])  # the grace ends with the request still on the wire
+    src.assign([P0])
+    src.feed([rec(P0, 0, {"n": 0}), rec(P0, 1, {"n": 1}), rec(P0, 2, {"n": 2})])
+    for _ in range(30):
+        w.step()
+        clock.now += 0.02
+        time.sleep(0.002)
+    assert [e for e in sink.events if e[0] == "start"] == [("start", [0, 1])], "nothing sent past the old batch"
+    sink.gate.set()
+    drive(w, clock, lambda: src.committed.get(P0) == 3)
+    assert sink.events[:2] == [("start", [0, 1]), ("end", [0, 1])]
+
+
+def test_incremental_revocation_touches_only_the_named_partitions() -> None:
+    """Cooperative rebalancing: revoking P0 leaves P1's buffered and in-flight records alone."""
+    w, src, sink, _, _ = make(linger_ms=60_000, max_records=100)
+    src.feed([rec(P0, 0, {"n": 0}), rec(P1, 0, {"n": 10}), rec(P1, 1, {"n": 11})])
+    w.step()
+    src.revoke([P0])
+    assert w.status.assigned == 1
+    src.assign([P0])  # additive: P1 keeps its state
+    assert w.status.assigned == 2
+    w.shutdown()
+    assert src.committed.get(P1) == 2 and sorted(sent_values(sink)) == [10, 11]
+
+
+def test_lost_partitions_are_dropped_without_any_commit() -> None:
+    """on_lost: the partitions already belong to another member, so nothing is committed for them."""
+    w, src, _, _, clock = make(commit_interval_ms=60_000)
+    src.feed([rec(P0, i, {"n": i}) for i in range(3)])
+    drive(w, clock, lambda: w.status.delivered == 3)
+    commits = len(src.commits)
+    src.lose([P0, P1])
+    assert len(src.commits) == commits, "no commit inside on_lost"
+    assert w.status.assigned == 0

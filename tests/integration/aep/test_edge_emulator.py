@@ -115,14 +115,32 @@ def test_an_event_without_a_primary_identity_is_dead_lettered_alone(emulator: Em
     assert "evt-6" not in {r["xdmEntity"]["_id"] for r in stored(emulator)}
 
 
-def test_an_event_violating_the_dataset_schema_is_dead_lettered(emulator: EmulatorServer) -> None:
-    """A dataset with an XDM schema: an integer field sent as text is refused (EXEG-0104-422 with a report)."""
+def _typed_events(tenant: str) -> list[bytes]:
+    """Two events of the tutorial's typed dataset: the second sends an integer field as text."""
+    good: dict[str, Any] = {f"_{tenant}": {"loyaltyID": "a@example.com", "pointsEarned": 5}}
+    bad: dict[str, Any] = {f"_{tenant}": {"loyaltyID": "a@example.com", "pointsEarned": "five"}}
+    return [event(0, **good), event(1, **bad)]
+
+
+def test_by_default_an_event_violating_the_dataset_schema_is_accepted_and_fails_later(
+    emulator: EmulatorServer,
+) -> None:
+    """Production: the Edge accepts the event (the sink commits it); it becomes a failed record of the dataset."""
+    p = provision(emulator, platform_session(emulator))
+    sink, route, ds = setup(emulator, dataset=p.event_dataset)
+    out = deliver(sink, route, _typed_events(p.tenant))
+    assert all(isinstance(o, Accepted) for o in out)
+    (failed,) = emulator.store.failed(p.event_dataset)
+    assert failed["datastreamId"] == ds and failed["batchId"] and failed["line"]["_id"] == "evt-1"
+    assert [r["xdmEntity"]["_id"] for r in stored(emulator)] == ["evt-0"]
+
+
+def test_in_strict_mode_an_event_violating_the_dataset_schema_is_dead_lettered(emulator: EmulatorServer) -> None:
+    """`validation: sync` (not production's behaviour): refused with EXEG-0104-422 and a report, dead-lettered."""
+    requests.post(f"{emulator.url}/emulator/edge/options", json={"validation": "sync"}, timeout=5).raise_for_status()
     p = provision(emulator, platform_session(emulator))
     sink, route, _ = setup(emulator, dataset=p.event_dataset)
-    good: dict[str, Any] = {f"_{p.tenant}": {"loyaltyID": "a@example.com", "pointsEarned": 5}}
-    bad: dict[str, Any] = {f"_{p.tenant}": {"loyaltyID": "a@example.com", "pointsEarned": "five"}}
-    msgs = [event(0, **good), event(1, **bad)]
-    out = deliver(sink, route, msgs)
+    out = deliver(sink, route, _typed_events(p.tenant))
     assert isinstance(out[0], Accepted)
     assert isinstance(out[1], RejectedError) and "EXEG-0104-422" in out[1].message and "pointsEarned" in out[1].message
     # the Profile store has the accepted event under its identity (what `lookup` reads)

@@ -85,7 +85,6 @@ def test_interact_takes_one_event_and_answers_handles(emulator: EmulatorServer) 
          "EXEG-0103-400"),
         ("datastreamId={ds}", {"events": [{"xdm": xdm()}, {"xdm": {**xdm(1), "identityMap": {}}}]}, "EXEG-0306-400"),
         ("datastreamId={ds}", {"events": [{"xdm": xdm(identityMap={"Email": [{"id": ""}]})}]}, "EXEG-0305-400"),
-        ("datastreamId={ds}", {"events": [{"xdm": xdm(note=None)}]}, "EXEG-0104-422"),
     ],
 )  # fmt: skip
 def test_fatal_problems_refuse_the_whole_request(
@@ -129,18 +128,18 @@ def test_request_problems(emulator: EmulatorServer) -> None:
 
 
 def test_readings_are_configurable(emulator: EmulatorServer) -> None:
-    """success_status 200, one parameter spelling only, a count limit, async validation into the failed list."""
+    """success_status 200, one parameter spelling only, a count limit, strict (sync) schema validation."""
     ds = make_datastream(emulator)
-    options = {"success_status": 200, "datastream_param": "datastreamId", "max_events": 2, "validation": "async"}
+    options = {"success_status": 200, "datastream_param": "datastreamId", "max_events": 2, "validation": "sync"}
     assert requests.post(f"{emulator.url}/emulator/edge/options", json=options, timeout=5).status_code == 200
     assert collect(emulator, f"datastreamId={ds}", {"events": [{"xdm": xdm()}]}).status_code == 200
     assert code(collect(emulator, f"dataStreamId={ds}", {"events": [{"xdm": xdm()}]})) == "EXEG-0002-400"
     three = {"events": [{"xdm": xdm(i)} for i in range(3)]}
     assert code(collect(emulator, f"datastreamId={ds}", three)) == "EXEG-0112-413"
-    bad = {"events": [{"xdm": xdm(5, note="")}]}
-    assert collect(emulator, f"datastreamId={ds}", bad).status_code == 200
-    (failed,) = emulator.store.failed("ds-set")
-    assert failed["datastreamId"] == ds and "note" in failed["message"]
+    bad = {"events": [{"xdm": xdm(4)}, {"xdm": xdm(5, note="")}]}
+    refused = collect(emulator, f"datastreamId={ds}", bad)
+    assert code(refused) == "EXEG-0104-422" and "event #1: #/note" in refused.json()["report"]["errors"][0]
+    assert emulator.store.failed("ds-set") == [] and len(emulator.store.records("ds-set")) == 1, "nothing stored"
     answer = requests.post(f"{emulator.url}/emulator/edge/options", json={"validation": "maybe"}, timeout=5)
     assert answer.status_code == 400
 

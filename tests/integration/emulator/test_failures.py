@@ -1,8 +1,8 @@
 """`aep-connector failures` on the real broker, against the emulator in its production-like default.
 
-Records that break the dataset's schema are acknowledged by DCS (the worker commits them), land
-in failed streaming batches, are found by `failures`, dead-lettered once, and re-published by
-`dlq replay`.
+Records that break the dataset's schema are acknowledged by DCS or the Edge Network (the worker
+commits them), land in failed streaming batches, are found by `failures`, dead-lettered once, and
+re-published by `dlq replay`.
 """
 
 from __future__ import annotations
@@ -46,11 +46,21 @@ pytestmark = pytest.mark.integration
 BAD = (7, 33, 58)
 
 
-def _config(tmp_path: Path, server: EmulatorServer, p: Provisioned, *, bootstrap: str, name: str, topic: str) -> Path:
-    mapping = typed_event_mapping(p, topic)
+def _config(
+    tmp_path: Path,
+    server: EmulatorServer,
+    p: Provisioned,
+    *,
+    bootstrap: str,
+    name: str,
+    topic: str,
+    mapping: dict[str, Any] | None = None,
+) -> Path:
+    mapping = mapping or typed_event_mapping(p, topic)
     aep = {
         "ims_org": DEFAULT_ORG,
         "platform_url": server.url,
+        "edge": {"url": server.url},
         "auth": {
             "enabled": False,
             "token_url": f"{server.url}/ims/token/v3",
@@ -155,6 +165,74 @@ def test_schema_violations_are_accepted_retrieved_dead_lettered_once_and_replaye
         assert sum(end_offsets(kafka_bootstrap, topic).values()) == before + 3
         assert sorted(m.key() for m in replayed) == sorted(f"k-{i}".encode() for i in BAD)
         assert all(orjson.loads(m.value())["points"] == "many" for m in replayed)
+    finally:
+        server.stop()
+
+
+def _edge_mapping(p: Provisioned, topic: str, datastream: str) -> dict[str, Any]:
+    """The typed mapping sent to a datastream: `dataset_id` names the datastream's event dataset (for `failures`);
+    `_id` is left to the connector, so it is derived from the Kafka coordinates."""
+    mapping = typed_event_mapping(p, topic)
+    for key in ("schema_id", "source_name"):
+        del mapping[key]
+    return {**mapping, "name": "loyalty-edge", "destination": "edge", "datastream_id": datastream}
+
+
+def test_edge_events_breaking_the_schema_are_accepted_found_by_their_id_and_dead_lettered(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Edge Network accepts schema-invalid events (the worker commits them); they become failed records of the
+    datastream's dataset; failures lists them with their Kafka origin, found from the default _id, and
+    --dead-letter writes the original Kafka records."""
+    server = EmulatorServer(options=EmulatorOptions(batch_window_s=0.3)).start()
+    try:
+        p = provision(server, platform_session(server))
+        datastream = server.app.edge.create_datastream(dataset_id=p.event_dataset, name="loyalty (Edge)")
+        topic = f"{unique_name}-src"
+        create_topic(kafka_bootstrap, topic, 2)
+        create_topic(kafka_bootstrap, f"{unique_name}-dlq", 1)
+        mapping = _edge_mapping(p, topic, datastream)
+        config = _config(tmp_path, server, p, bootstrap=kafka_bootstrap, name=unique_name, topic=topic, mapping=mapping)
+        _produce(kafka_bootstrap, topic, 60)
+        with worker_thread(config):
+            wait_until(lambda: fully_committed(kafka_bootstrap, unique_name, topic), 60, "all offsets committed")
+        assert sum(end_offsets(kafka_bootstrap, f"{unique_name}-dlq").values()) == 0, "the Edge refused nothing"
+        edge = requests.get(f"{server.url}/emulator/stats", timeout=5).json()["inlets"][f"datastream:{datastream}"]
+        assert (edge["accepted"], edge["rejected"], edge["failed"], edge["lake"]) == (60, 0, 3, 57)
+
+        doc = _settled(config, capsys, 3)
+        assert doc["failed_records"] == 3 and doc["open_batches"] == 0 and doc["notes"] == []
+        assert doc["datasets"] == {p.event_dataset: ["loyalty-edge"]}
+        failed = [r for b in doc["batches"] for r in b["failedRecords"]]
+        for rec in failed:
+            origin = rec["origin"]
+            assert origin["topic"] == topic
+            assert rec["entity"][f"_{p.tenant}"]["transactionID"] == f"{topic}/{origin['partition']}/{origin['offset']}"
+            assert "header" not in rec["entity"] and len(rec["entity"]["_id"]) == 32
+            (error,) = rec["errors"]
+            assert error["keyword"] == "type" and error["pointerToViolation"] == f"#/_{p.tenant}/pointsEarned"
+        assert {r["entity"][f"_{p.tenant}"]["loyaltyID"] for r in failed} == {f"u{i}@example.com" for i in BAD}
+        unsearched = [r["origin"] for b in _failures(config, capsys, "--origin-scan", "0")["batches"]
+                      for r in b["failedRecords"]]  # fmt: skip
+        assert unsearched == [None] * 3, "the origin comes from the _id search (the event carries none)"
+
+        written = _failures(config, capsys, "--dead-letter")["dead_letter"]
+        assert (written["written_kafka_records"], written["written_xdm_messages"]) == (3, 0)
+        dead = read_topic(kafka_bootstrap, f"{unique_name}-dlq")
+        assert len(dead) == 3
+        for msg in dead:
+            h = dict(msg.headers())
+            i = int(msg.key().decode().removeprefix("k-"))
+            assert i in BAD and orjson.loads(msg.value())["points"] == "many" and h["trace"] == f"t-{i}".encode()
+            assert h[H_REASON] == b"aep-async-invalid" and h[H_TOPIC] == topic.encode()
+        coords = {(int(dict(m.headers())[H_PARTITION]), int(dict(m.headers())[H_OFFSET])) for m in dead}
+        assert coords == {(r["origin"]["partition"], r["origin"]["offset"]) for r in failed}
+
+        capsys.readouterr()
+        assert cli(["dlq", "replay", "-c", str(config)]) == 0
+        assert "replayed 3" in capsys.readouterr().out
+        replayed = [m for m in read_topic(kafka_bootstrap, topic) if REPLAY_HEADER in dict(m.headers() or [])]
+        assert sorted(m.key() for m in replayed) == sorted(f"k-{i}".encode() for i in BAD)
     finally:
         server.stop()
 

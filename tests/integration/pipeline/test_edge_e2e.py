@@ -94,8 +94,11 @@ def test_edge_and_dcs_mappings_in_one_worker_survive_a_fault_mix(
     dataset = edge_dataset(emulator)
     ds = requests.post(f"{emulator.url}/emulator/datastreams", json={"dataset_id": dataset}, timeout=5).json()["id"]
     inlet = emulator.create_inlet(authenticated=True)
-    # the emulator reads the size limit as 16 KB, the connector as 64 KB: the Edge's 413s split the requests
-    requests.post(f"{emulator.url}/emulator/edge/options", json={"max_request_bytes": 16_000}, timeout=5)
+    # the emulator reads the size limit as 16 KB, the connector as 64 KB: the Edge's 413s split the requests.
+    # Strict validation (not production's default, where the schema-invalid events are accepted and fail later,
+    # see test_edge_failures.py): the Edge refuses them at once, so the per-event dead-lettering is exercised.
+    options = {"max_request_bytes": 16_000, "validation": "sync"}
+    requests.post(f"{emulator.url}/emulator/edge/options", json=options, timeout=5).raise_for_status()
     produce(kafka_bootstrap, dcs_topic, (event(i) for i in range(RECORDS)), partitions=2)
     produce(kafka_bootstrap, edge_topic, (edge_value(i) for i in range(RECORDS)), partitions=2)
     bad = {(edge_topic, i % 2, i // 2) for i in range(RECORDS) if i % BAD_EVERY == 5}

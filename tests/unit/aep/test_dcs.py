@@ -137,10 +137,13 @@ def test_207_status_shape_with_uuid_xaction_id_is_matched_by_position() -> None:
     assert isinstance(out[2], RejectedError) and out[2].http_status == 422
 
 
-def test_entry_5xx_is_retried_alone_after_a_backoff() -> None:
-    """Only the 5xx entries are resent, as a sub-batch, after a backoff; accepted ones are not resent."""
+def test_entry_5xx_is_sent_again_with_every_later_message_to_keep_order() -> None:
+    """Defect 7: a 5xx entry is resent after a backoff with every later message (accepted ones too), in order.
+
+    Sending only the failed entry again let an older update of a partition land after a newer one.
+    """
     h = Harness()
-    msgs = messages(4)
+    msgs = messages(5)
     h.adapter.queue(
         BATCH,
         Reply(
@@ -150,17 +153,32 @@ def test_entry_5xx_is_retried_alone_after_a_backoff() -> None:
                     {"xactionId": "a"},
                     {"statusCode": 503, "message": "try later"},
                     {"xactionId": "c"},
-                    {"statusCode": 500},
+                    {"statusCode": 400, "message": "bad"},
+                    {"xactionId": "e"},
                 ]
             },
         ),
-        Reply(207, {"responses": [{"xactionId": "b2"}, {"xactionId": "d2"}]}),
+        Reply(207, {"responses": [{"xactionId": "b2"}, {"xactionId": "c2"}, {"xactionId": "e2"}]}),
     )
     out = h.deliver(msgs)
-    assert out == [Accepted("a"), Accepted("b2"), Accepted("c"), Accepted("d2")]
+    assert out[:3] == [Accepted("a"), Accepted("b2"), Accepted("c2")] and out[4] == Accepted("e2")
+    assert isinstance(out[3], RejectedError) and out[3].reason == "aep-rejected"
     second = h.adapter.seen[1]
-    assert second.body == batch_body([msgs[1], msgs[3]])
+    assert second.body == batch_body([msgs[1], msgs[2], msgs[4]]), "the failed entry and every later one not rejected"
     assert len(h.clock.sleeps) == 1 and 0 <= h.clock.sleeps[0] <= 0.1
+
+
+def test_a_message_accepted_once_stays_accepted_when_its_order_copy_fails() -> None:
+    """A later sibling resent only for order keeps its first acceptance, even if its copy is exhausted."""
+    h = Harness(delivery={"attempts_before_exhausted": 2, "on_retries_exhausted": "dead_letter"})
+    h.adapter.queue(
+        BATCH,
+        Reply(207, {"responses": [{"statusCode": 500}, {"xactionId": "b"}]}),
+        Reply(207, {"responses": [{"xactionId": "a2"}, {"statusCode": 500}]}),
+        Reply(503),
+    )
+    out = h.deliver(messages(2))
+    assert out == [Accepted("a2"), Accepted("b")]
 
 
 def test_207_with_wrong_number_of_responses_is_retried_whole() -> None:
@@ -213,6 +231,46 @@ def test_400_for_every_message_alone_is_fatal_not_dead_lettered() -> None:
     assert len(h.adapter.seen) == 7
 
 
+REQUEST_400 = Reply(400, {"type": "/placeholder/type/uri", "status": 400, "title": "BadRequestError",
+                          "detail": "A valid content-type must be specified"})
+
+
+def test_request_level_400_for_a_batch_of_one_stops_and_dead_letters_nothing() -> None:
+    """Defect 5: a whole-request 400 for a lone message is a configuration problem, as for a batch of N."""
+    h = Harness()
+    h.adapter.route(BATCH, lambda _: REQUEST_400)
+    with pytest.raises(FatalError, match="request problem"):
+        h.deliver(messages(1))
+
+
+def test_request_level_400_in_single_mode_stops_and_dead_letters_nothing() -> None:
+    """Defect 5: mode single, every message answered 400 without a validation report: stop, never drain."""
+    h = Harness(mode="single")
+    h.adapter.route(SINGLE, lambda _: REQUEST_400)
+    with pytest.raises(FatalError, match="request problem"):
+        h.deliver(messages(3))
+    assert len(h.adapter.seen) == 3
+
+
+def test_sync_validation_400_about_the_message_is_dead_lettered_even_alone() -> None:
+    """A 400 carrying DCS's validation report on the message (report.cause) is the record's fault."""
+    h = Harness(mode="single", sync_validation=True)
+    h.adapter.queue(SINGLE, Reply(400, {"status": 400, "title": "Invalid XDM Message Format", "report": {
+        "message": "Message is invalid",
+        "cause": {"_streamingValidation": [{"message": "expected type: String, found: Long"}]}}}))
+    (out,) = h.deliver(messages(1))
+    assert isinstance(out, RejectedError) and out.reason == "aep-rejected-400" and out.message == "Message is invalid"
+
+
+def test_400_alone_is_the_records_fault_once_a_sibling_request_succeeded() -> None:
+    """Evidence the request is fine (a 2xx in the same delivery) makes an isolated 400 a record problem."""
+    h = Harness()
+    h.adapter.queue(BATCH, REQUEST_400, REQUEST_400, ok_207(1))
+    out = h.deliver(messages(2))
+    assert isinstance(out[0], RejectedError) and out[0].reason == "aep-rejected-400"
+    assert out[1] == Accepted("b:1:0")
+
+
 def test_413_splits_in_halves_and_a_single_too_large_message_is_rejected() -> None:
     """413 halves the batch until each part fits; one message that alone is too large becomes too-large."""
     h = Harness()
@@ -247,6 +305,18 @@ def test_503_retry_after_http_date_is_a_floor() -> None:
     assert all_accepted(h.deliver(messages(1)))
     first, second = h.adapter.seen
     assert second.at - first.at >= 7.0
+
+
+@pytest.mark.parametrize(
+    ("header", "floor"), [("inf", 0.0), ("nan", 0.0), ("-5", 0.0), ("1e12", 300.0), ("99999999999999999999", 300.0)]
+)
+def test_hostile_retry_after_is_validated_and_capped(header: str, floor: float) -> None:
+    """Defect 6 (DCS side): a Retry-After that is not finite is ignored; a huge one waits at most 300 s."""
+    h = Harness(delivery={"max_backoff_ms": 1_000})
+    h.adapter.queue(BATCH, Reply(429, {"title": "Too Many Requests"}, {"Retry-After": header}), ok_207(1))
+    assert all_accepted(h.deliver(messages(1)))
+    (slept,) = h.clock.sleeps
+    assert floor <= slept <= max(floor, 1.0)
 
 
 def test_503_storm_then_success_backs_off_exponentially() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 
-from connector.aep.retry import RETRY_AFTER_CAP_S, Backoff
+from connector.aep.retry import Backoff
 from connector.config import DeliverySettings
+from connector.retry_after import MAX_SERVER_DELAY_S
 
 
 def test_ceiling_doubles_up_to_the_maximum() -> None:
@@ -33,8 +34,8 @@ def test_retry_after_is_a_floor() -> None:
 
 
 def test_retry_after_floor_is_bounded() -> None:
-    """An absurd Retry-After is capped at max(max_backoff, RETRY_AFTER_CAP_S)."""
-    assert Backoff(0.2, 30.0).delay(1, 86_400.0) == RETRY_AFTER_CAP_S
+    """An absurd Retry-After is capped at max(max_backoff, MAX_SERVER_DELAY_S)."""
+    assert Backoff(0.2, 30.0).delay(1, 86_400.0) == MAX_SERVER_DELAY_S
     assert Backoff(0.2, 900.0).delay(1, 86_400.0) == 900.0
 
 

@@ -139,3 +139,21 @@ def test_a_mapping_keeps_decimals_from_avro_and_json_to_the_envelope() -> None:
 
 def _rec(value: bytes) -> SourceRecord:
     return SourceRecord("t", 0, 0, None, value)
+
+
+def test_an_integer_past_64_bits_is_written_digit_for_digit() -> None:
+    """`to_int` of a large double (exactly 2**64 here) used to make orjson raise at encode time.
+
+    Found by the mutated-samples property; the record was dead-lettered as `mapping-failed:
+    TypeError: Integer exceeds 64-bit range`. It is now written exactly, like every other number.
+    """
+    from connector.numbers import json_bytes
+
+    to_int = REGISTRY["to_int"].impl
+    assert to_int is not None
+    big = to_int(1.8446744073709552e19)
+    assert big == 2**64
+    assert encode({"body": {"n": big, "m": [-(2**70)], "ok": 1}}) == (
+        b'{"body":{"n":18446744073709551616,"m":[-1180591620717411303424],"ok":1}}'
+    )
+    assert json_bytes({"n": 2**64, "d": D("1.10")}, sort_keys=True) == b'{"d":1.10,"n":18446744073709551616}'

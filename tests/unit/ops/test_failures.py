@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,36 @@ def test_long_numbers_in_failed_files_stay_exact() -> None:
         json_bytes(record_of("b", "ds", "f", 0, item).message)
         == b'{"body":{"xdmEntity":{"amount":12345678901234567.89}}}'
     )
+
+
+def test_edge_mappings_name_their_dataset_or_get_a_note() -> None:
+    """An edge mapping's dataset is its event dataset override, else its dataset_id; without either, a note
+    says what to set. The config-wide dataflow is a DCS thing and never attributes an edge mapping."""
+    override = {"com_adobe_experience_platform": {"datasets": {"event": {"datasetId": "ov"}}}}
+    settings = _settings(
+        [
+            ("web", {"destination": "edge", "datastream_id": "d1", "dataset_id": "ev", "topics": ["web"]}),
+            (
+                "app",
+                {"destination": "edge", "datastream_id": "d2", "dataset_id": "ev", "datastream_overrides": override},
+            ),
+            ("pos", {"destination": "edge", "datastream_id": "d3", "topics": ["pos"]}),
+        ],
+        flow_id="flow-1",
+    )
+    datasets, notes = configured_datasets(settings, None)
+    assert datasets == {"ev": ["web"], "ov": ["app"]}
+    assert notes == [
+        "mapping pos sends to datastream d3: set its dataset_id to the datastream's event dataset to find the "
+        "events AEP failed there"
+    ]
+
+
+def test_a_found_origin_stands_in_when_there_is_no_msg_id() -> None:
+    """An Edge event (a bare entity in the failed file) has no msgId: the origin found from its _id is used;
+    a msgId, when there is one, wins."""
+    rec = record_of("b", "ds", "f", 0, {"_id": "abc", "_validationErrors": [ERR]})
+    assert rec.origin is None and rec.event_id == "abc"
+    assert replace(rec, found_origin=("web", 1, 9)).origin == ("web", 1, 9)
+    dcs = record_of("b", "ds", "f", 0, {**MESSAGE, "_validationErrors": [ERR]})
+    assert replace(dcs, found_origin=("web", 1, 9)).origin == ("orders.v1", 3, 1234)

@@ -191,17 +191,20 @@ def test_any_bytes_give_a_value_or_a_decode_error(data: bytes) -> None:
 
 
 def test_registry_outage_is_retriable_not_a_decode_error() -> None:
-    """Registry down for an uncached id: RetriableError; cached ids keep decoding."""
+    """Registry down for an uncached id: RetriableError; cached ids keep decoding; asked again after the cool-down."""
     fake = registry()
-    d = deserializer(fake)
+    now = [0.0]
+    d = AvroDeserializer(client_for(fake, clock=lambda: now[0]).writer_schema)
     d(rec(framed(1, V1, EVENT)))
     fake.fault = lambda _r: requests.ConnectionError("refused")
     assert d(rec(framed(1, V1, EVENT))) == EVENT
     with pytest.raises(RetriableError):
         d(rec(framed(2, V2, {**EVENT, "transaction_id": None})))
+    now[0] += 60.0
     fake.fault = lambda _r: response(503)
     with pytest.raises(RetriableError):
         d(rec(framed(2, V2, {**EVENT, "transaction_id": None})))
+    now[0] += 60.0
     fake.fault = None
     assert d(rec(framed(2, V2, {**EVENT, "transaction_id": None})))["transaction_id"] is None
 

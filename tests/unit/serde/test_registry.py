@@ -193,3 +193,55 @@ def test_messages_never_show_url_credentials() -> None:
     with pytest.raises(RetriableError) as info:
         client.writer_schema(1)
     assert "topsecret" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"), [("inf", None), ("nan", None), ("-5", 0.0), ("1e12", 300.0), ("7", 7.0)]
+)
+def test_registry_retry_after_is_validated_and_bounded(header: str, expected: float | None) -> None:
+    """Defect 6: the registry's Retry-After is a finite delay of at most 300 s; `inf` once parked a partition."""
+    fake = FakeRegistry(fault=lambda _r: response(503, {"error_code": 50301}, {"Retry-After": header}))
+    with pytest.raises(RetriableError) as info:
+        client_for(fake).writer_schema(1)
+    if expected is None:
+        assert not isinstance(info.value, RetryAfterError)
+    else:
+        assert isinstance(info.value, RetryAfterError) and info.value.retry_after == expected
+
+
+def test_a_registry_that_times_out_is_not_asked_again_during_the_cool_down() -> None:
+    """A registry that times out costs the poll thread one timeout per cool-down, not one per partition run."""
+    fake = registry_with_record()
+    fake.add(8, RECORD)
+    fake.fault = lambda _r: requests.ReadTimeout("read timed out")
+    client = client_for(fake)
+    for schema_id in (7, 8, 7, 8):
+        with pytest.raises(RetriableError):
+            client.writer_schema(schema_id)
+    assert len(fake.seen) == 1, "after the timeout, lookups fail fast without a request"
+
+
+def test_the_cool_down_doubles_per_failure_and_ends_when_the_registry_answers() -> None:
+    """5 s after the first failure, 10 s after the second; a success resets it and caches the schema."""
+    now = [0.0]
+    fake = registry_with_record()
+    fake.add(8, RECORD)
+    fake.fault = lambda _r: requests.ReadTimeout("read timed out")
+    client = client_for(fake, clock=lambda: now[0])
+    with pytest.raises(RetriableError):
+        client.writer_schema(7)
+    for schema_id in (7, 8, 7):
+        with pytest.raises(RetryAfterError) as info:
+            client.writer_schema(schema_id)
+        assert 0 < info.value.retry_after <= 5.0
+    assert len(fake.seen) == 1, "failing fast during the cool-down, without a request"
+    now[0] += 5.0
+    with pytest.raises(RetriableError):
+        client.writer_schema(8)
+    assert len(fake.seen) == 2
+    now[0] += 9.0  # the second failure doubled the cool-down to 10 s
+    with pytest.raises(RetryAfterError):
+        client.writer_schema(8)
+    now[0] += 1.0
+    fake.fault = None
+    assert client.writer_schema(8)["name"] == "R" and client.writer_schema(7)["name"] == "R"

@@ -375,3 +375,12 @@ def test_a_field_named_like_a_keyword_is_a_field() -> None:
         ("/_acme/description/x", "type"),
         ("/_acme/description/y", "additionalProperties"),
     }
+
+
+def test_a_schema_file_without_version_is_named_by_its_content() -> None:
+    """A dead letter names the schema version it was checked against; a file without one said `?`."""
+    doc = {k: v for k, v in copy.deepcopy(LOYALTY_SCHEMA).items() if k != "version"}
+    first, again = prepare(doc), prepare(copy.deepcopy(doc))
+    assert re.fullmatch(r"sha256:[0-9a-f]{12}", first.version) and first.version == again.version
+    doc["description"] = "changed"
+    assert prepare(doc).version != first.version
