@@ -24,8 +24,8 @@ demo: $(STAMP)
 	$(BIN)/aep-connector demo
 
 fetch-kafka: $(STAMP)
-	$(BIN)/python -m connector.testing.kafka_broker fetch
-	$(BIN)/python -m connector.testing.schema_registry fetch
+	$(BIN)/python -m tests.harness.kafka_broker fetch
+	$(BIN)/python -m tests.harness.schema_registry fetch
 
 # helm v3.22.0 for the chart tests, built with the Go toolchain into the test cache.
 fetch-helm: $(STAMP)

@@ -30,7 +30,7 @@ from bench.procstat import load_average, machine
 from bench.suite import Options, Results, Suite, services
 from bench.tables import table
 from connector.observability.logging import configure_logging
-from connector.testing.kafka_broker import HarnessError
+from tests.harness.kafka_broker import HarnessError
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -29,8 +29,8 @@ from bench.procstat import (
     tree_cpu_seconds,
     tree_peak_rss_mb,
 )
-from connector.testing.kafka_broker import committed_offsets, end_offsets
-from connector.testing.ports import free_port
+from tests.harness.kafka_broker import committed_offsets, end_offsets
+from tests.harness.ports import free_port
 
 POLL_S = 0.1
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: children import `bench` from here

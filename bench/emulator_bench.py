@@ -21,7 +21,7 @@ import requests
 
 from bench.delivery_bench import envelope
 from connector.aep.wire import batch_body
-from connector.testing.ports import free_port, is_listening
+from tests.harness.ports import free_port, is_listening
 
 INLET = "ab" * 32
 

@@ -124,7 +124,7 @@ def machine() -> dict[str, str]:
         pass
     import confluent_kafka
 
-    from connector.testing.kafka_broker import KAFKA_VERSION
+    from tests.harness.kafka_broker import KAFKA_VERSION
 
     return {
         "CPUs (nproc)": str(os.cpu_count()),

@@ -27,7 +27,7 @@ from bench.e2e import (
     run_workers,
 )
 from bench.emulator_bench import EmulatorFigure
-from connector.testing.kafka_broker import KafkaBroker, create_topic
+from tests.harness.kafka_broker import KafkaBroker, create_topic
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -195,7 +195,7 @@ class Suite:
                 self.results.contenders.setdefault(name, []).append(run)
 
     def run_avro(self) -> None:
-        from connector.testing.schema_registry import SchemaRegistry
+        from tests.harness.schema_registry import SchemaRegistry
 
         n = self.o.records
         registry = SchemaRegistry()
@@ -339,7 +339,7 @@ def top_functions(path: Path) -> list[Row]:
 
 
 def registry_version() -> str:
-    from connector.testing.schema_registry import APICURIO_VERSION
+    from tests.harness.schema_registry import APICURIO_VERSION
 
     return APICURIO_VERSION
 

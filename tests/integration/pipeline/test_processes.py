@@ -14,8 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from connector.emulator import EmulatorServer
-from connector.testing.kafka_broker import create_topic
-from connector.testing.ports import free_port
+from tests.harness.kafka_broker import create_topic
+from tests.harness.ports import free_port
 from tests.integration.ops.helpers import http_get
 from tests.integration.pipeline.harness import (
     REPO,

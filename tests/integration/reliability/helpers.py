@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from connector.emulator import EmulatorServer
-from connector.testing.kafka_broker import committed_offsets, create_topic
+from tests.harness.kafka_broker import committed_offsets, create_topic
 from tests.integration.pipeline.harness import Audit, Coord, fully_committed, write_config
 
 SOAK = os.environ.get("AEP_SOAK") == "1"
