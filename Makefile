@@ -5,6 +5,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
+# The bench's quix-streams peer lives in its own virtualenv: quixstreams pins confluent-kafka<2.13,
+# which would downgrade the connector's librdkafka in $(VENV).
+QUIX   := .venv-quix
 
 .PHONY: demo test test-image soak lint unit integration bench bench-rebalance emulator fetch-kafka fetch-helm chromium podman clean
 
@@ -20,8 +24,8 @@ demo: $(STAMP)
 	$(BIN)/aep-connector demo
 
 fetch-kafka: $(STAMP)
-	$(BIN)/python -m connector.testing.kafka_broker fetch
-	$(BIN)/python -m connector.testing.schema_registry fetch
+	$(BIN)/python -m tests.harness.kafka_broker fetch
+	$(BIN)/python -m tests.harness.schema_registry fetch
 
 # helm v3.22.0 for the chart tests, built with the Go toolchain into the test cache.
 fetch-helm: $(STAMP)
@@ -34,7 +38,7 @@ podman:
 	bash scripts/ensure-podman.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check connector tests scripts
+	$(BIN)/ruff check connector tests bench
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -55,15 +59,25 @@ test-image: $(STAMP) fetch-kafka podman
 	$(BIN)/python -m tests.deploy.podman base
 	$(BIN)/python -m pytest tests/deploy -m image $(PYTEST_ARGS)
 
-bench: $(STAMP) fetch-kafka
-	$(BIN)/python -m connector.bench
+$(QUIX)/.installed: bench/peers/requirements-quix.txt | $(STAMP)
+	$(PYTHON) -m venv $(QUIX)
+	$(QUIX)/bin/python -m pip install --quiet --upgrade pip
+	$(QUIX)/bin/python -m pip install --quiet -r bench/peers/requirements-quix.txt
+	# the connector's confluent-kafka over quix's pin, so every contender reads Kafka with one librdkafka
+	$(QUIX)/bin/python -m pip install --quiet "confluent-kafka==$$($(BIN)/python -c 'import confluent_kafka as c; print(c.__version__)')"
+	$(QUIX)/bin/python -c "import quixstreams, confluent_kafka; print('quix-streams', quixstreams.__version__, 'confluent-kafka', confluent_kafka.__version__)"
+	touch $@
+
+# Figures next to targets (docs/benchmarks.md); never assertions. BENCH_ARGS="--quick" for a short run.
+bench: $(STAMP) fetch-kafka $(QUIX)/.installed
+	$(BIN)/python -m bench --quix-python $(QUIX)/bin/python $(BENCH_ARGS)
 
 # Eager vs incremental rebalancing while a group scales 2 -> 4 -> 2 workers (docs/rebalancing.md).
 bench-rebalance: $(STAMP) fetch-kafka
-	$(BIN)/python scripts/rebalance_bench.py $(BENCH_ARGS)
+	$(BIN)/python -m bench.rebalance $(BENCH_ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/aep-connector emulator
 
 clean:
-	rm -rf $(VENV) .cache .mypy_cache .ruff_cache .pytest_cache artifacts
+	rm -rf $(VENV) $(QUIX) .cache .mypy_cache .ruff_cache .pytest_cache artifacts

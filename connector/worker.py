@@ -45,6 +45,7 @@ from connector.interfaces import Clock, DeadLetters, Dispatcher, Mapper, RecordS
 from connector.lanes import Delivery, Item, Lane, Lanes
 from connector.mapping.envelope import encode as encode_envelope
 from connector.observability import metrics as m
+from connector.observability.events import EventAggregator
 from connector.offsets import OffsetTracker
 from connector.records import Accepted, SourceRecord, TopicPartition
 from connector.routing import Pipeline, Router
@@ -138,6 +139,8 @@ class Worker:
         self._stop = False
         self._fatal: FatalError | None = None  # the first fatal error; the worker stops
         self.status = WorkerStatus()
+        # a flood of bad records is one line per topic and reason, then a repeat count per window
+        self._dead_letter_log = EventAggregator(log)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -229,6 +232,7 @@ class Worker:
         except FatalError as exc:  # those dead letters are not written: their offsets stay uncommitted
             self._fatal = self._fatal or exc
         self._maybe_commit(self._clock.monotonic(), force=True)
+        self._dead_letter_log.close()  # the repeat counts of the open windows, now
         log.info(
             "worker_stopped", unfinished=self._tracker.unfinished(), delivered=self.status.delivered,
             abandoned=lanes.in_flight, fatal=str(self._fatal) if self._fatal else None,
@@ -389,10 +393,10 @@ class Worker:
             if self._gens.get(tp) == gen:
                 self._tracker.complete(tp, offset)
 
-        log.info(
-            "record_dead_lettered", topic=record.topic, partition=record.partition, offset=offset,
-            reason=error.reason, stage=error.stage, error=error.message[:300],
-        )
+        self._dead_letter_log.note(
+            "record_dead_lettered", {"topic": record.topic, "reason": error.reason}, level="info",
+            partition=record.partition, offset=offset, stage=error.stage, error=error.message[:300],
+        )  # fmt: skip
         self._dlq.send(record, error, written, mapping)
 
     def _collect(self, wait_s: float = 0.0) -> int:

@@ -23,7 +23,12 @@ from connector.interfaces import Clock
 from connector.observability.logging import redact_text
 
 NEVER_DEAD_LETTER = frozenset({"401", "ims"})  # retry causes where the records are fine; the credentials or IMS are not
-CONFIG_ERRORS = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
+CONFIG_ERRORS = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidHeader,  # a header value requests will not send: retrying cannot help
+)
 
 
 @dataclass(slots=True)

@@ -1,8 +1,9 @@
-"""`aep-connector run -c FILE`: the worker."""
+"""`aep-connector run -c FILE [--processes N]`: the worker (N of them under a supervisor)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from types import FrameType
 
@@ -12,11 +13,29 @@ NAME = "run"
 HELP = "run the worker: consume the topics, map to XDM, stream to AEP, commit only what is final"
 
 
+def _count(text: str) -> int:
+    if text == "auto":
+        return os.cpu_count() or 1
+    n = int(text) if text.isdigit() else 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes >= 1 or 'auto', got {text!r}")
+    return n
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arg(parser)
+    parser.add_argument(
+        "--processes", type=_count, default=1, metavar="N",
+        help="run N worker processes in the consumer group under one supervisor, to use N cores "
+        "('auto': one per CPU; default 1). Kafka splits the partitions between them.",
+    )
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.processes > 1:
+        from connector.processes.run import run_supervised
+
+        return run_supervised(args.config, args.processes)
     import structlog
 
     from connector.app import build_worker, compile_plan, start_services

@@ -26,9 +26,11 @@ def consumer_config(kafka: KafkaSettings, protocol: str | None = None) -> dict[s
     conf: dict[str, Any] = {
         "auto.offset.reset": "earliest",
         "max.poll.interval.ms": 300_000,
-        # librdkafka's pre-fetch queue counts toward RSS; 8 MiB keeps a 1M-record backlog under 200 MB
-        # (65 MiB: 305 MB) with no measurable throughput cost (docs/benchmarks.md).
+        # The pre-fetch queue counts toward RSS: 8 MiB keeps a 1M-record backlog under 200 MB (64 MiB: 305 MB).
         "queued.max.messages.kbytes": 8_192,
+        # A full queue postpones the partition's next fetch by this long (librdkafka: 1000 ms). A small
+        # queue is full often, and a 1 s sleep each time starved the worker (docs/benchmarks.md).
+        "fetch.queue.backoff.ms": 20,
         "log_level": 4,  # librdkafka's own stderr lines: warnings and worse
     }
     user = dict(kafka.consumer)

@@ -3,8 +3,9 @@
 spec.py         YAML spec -> MappingSpec, collecting every problem with its key path
 expressions.py  the expression language parser (AST)
 functions.py    the function library
-compiler.py     expressions -> closures
-mapper.py       field tree -> entity builder; CompiledMapping.map (raises only MappingError)
+compiler.py     expressions -> Python expression source (the AST's names, literals via repr)
+codegen.py      field tree -> the source of one entity function per mapping
+mapper.py       compiles and loads that function; CompiledMapping.map (raises only MappingError)
 envelope.py     the {header, body} envelope; the {xdm} Edge Network event
 dataprep.py     import of an AEP Data Prep mapping set
 """

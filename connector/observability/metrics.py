@@ -1,6 +1,8 @@
 """Prometheus metrics the connector exports (one registry per process, `REGISTRY`).
 
 Names are part of the operations contract: the Grafana dashboard and the README table use them.
+Under `run --processes N` every process writes its values to PROMETHEUS_MULTIPROC_DIR and the
+supervisor exposes them merged; `multiprocess_mode` says how a gauge's per-process values combine.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ DCS_REQUEST_SECONDS = Histogram(
     registry=REGISTRY,
 )
 DCS_RETRIES = Counter(_P + "dcs_retries_total", "DCS request retries by cause", ["cause"], registry=REGISTRY)
-REQUESTS_IN_FLIGHT = Gauge(_P + "requests_in_flight", "DCS requests in flight", registry=REGISTRY)
+REQUESTS_IN_FLIGHT = Gauge(
+    _P + "requests_in_flight", "DCS requests in flight", registry=REGISTRY, multiprocess_mode="livesum"
+)
 BATCH_RECORDS = Histogram(
     _P + "batch_records",
     "Messages per DCS request",
@@ -44,15 +48,30 @@ BATCH_BYTES = Histogram(
     buckets=(1e3, 1e4, 5e4, 1e5, 2.5e5, 5e5, 7.5e5, 1e6),
     registry=REGISTRY,
 )
-PAUSED_PARTITIONS = Gauge(_P + "paused_partitions", "Partitions paused by backpressure or outage", registry=REGISTRY)
-BUFFERED_RECORDS = Gauge(_P + "buffered_records", "Records consumed but not yet final", registry=REGISTRY)
+PAUSED_PARTITIONS = Gauge(
+    _P + "paused_partitions", "Partitions paused by backpressure or outage", registry=REGISTRY,
+    multiprocess_mode="livesum",
+)
+BUFFERED_RECORDS = Gauge(
+    _P + "buffered_records", "Records consumed but not yet final", registry=REGISTRY, multiprocess_mode="livesum"
+)
 TOKEN_REFRESHES = Counter(_P + "token_refreshes_total", "IMS access tokens fetched", ["result"], registry=REGISTRY)
-LAST_COMMIT = Gauge(_P + "last_commit_timestamp_seconds", "Unix time of the last offset commit", registry=REGISTRY)
+LAST_COMMIT = Gauge(
+    _P + "last_commit_timestamp_seconds", "Unix time of the last offset commit", registry=REGISTRY,
+    multiprocess_mode="max",
+)
+# Set by one process only (the worker, or under `run --processes N` the supervisor).
 CONSUMER_LAG = Gauge(
-    _P + "consumer_lag", "End offset minus committed offset", ["topic", "partition"], registry=REGISTRY
+    _P + "consumer_lag", "End offset minus committed offset", ["topic", "partition"], registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 COMMITTED_OFFSET = Gauge(
-    _P + "committed_offset", "Committed offset of the group", ["topic", "partition"], registry=REGISTRY
+    _P + "committed_offset", "Committed offset of the group", ["topic", "partition"], registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
+END_OFFSET = Gauge(
+    _P + "end_offset", "High watermark of the partition", ["topic", "partition"], registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 EDGE_REQUEST_SECONDS = Histogram(
     _P + "edge_request_seconds",
@@ -68,7 +87,6 @@ EDGE_ERRORS = Counter(
     ["code"],
     registry=REGISTRY,
 )
-END_OFFSET = Gauge(_P + "end_offset", "High watermark of the partition", ["topic", "partition"], registry=REGISTRY)
 XDM_INVALID_SENT = Counter(
     _P + "xdm_invalid_sent_total",
     "Records sent although they break their XDM schema (validate: warn); strict ones are dead-lettered",

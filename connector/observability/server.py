@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import orjson
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from connector.config import Settings
 from connector.observability.lag import LagMonitor
@@ -37,6 +37,14 @@ REACHABLE_WITHIN_S = 30.0
 class HasStatus(Protocol):
     @property
     def status(self) -> WorkerStatus: ...
+
+
+class Checks(Protocol):
+    """What the endpoints ask: HealthChecks for one worker, ProcessesHealth for a supervisor's children."""
+
+    def liveness(self) -> Verdict: ...
+
+    def readiness(self) -> Verdict: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +118,14 @@ class HealthChecks:
         return Verdict(not reasons, reasons, detail)
 
 
-def _handler(checks: HealthChecks) -> type[BaseHTTPRequestHandler]:
+def _handler(checks: Checks, registry: CollectorRegistry) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "aep-connector"
 
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
-                self._send(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+                self._send(200, generate_latest(registry), CONTENT_TYPE_LATEST)
             elif path in ("/healthz", "/readyz"):
                 verdict = checks.liveness() if path == "/healthz" else checks.readiness()
                 self._send(200 if verdict.ok else 503, verdict.body(), "application/json")
@@ -141,8 +149,15 @@ def _handler(checks: HealthChecks) -> type[BaseHTTPRequestHandler]:
 class ObservabilityServer:
     """The HTTP server thread (and the lag refresher); calling the instance closes both."""
 
-    def __init__(self, host: str, port: int, checks: HealthChecks, lag: LagMonitor | None = None) -> None:
-        self._httpd = ThreadingHTTPServer((host, port), _handler(checks))
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        checks: Checks,
+        lag: LagMonitor | None = None,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        self._httpd = ThreadingHTTPServer((host, port), _handler(checks, registry))
         self._httpd.daemon_threads = True
         self._lag = lag
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="observability-http", daemon=True)
@@ -172,12 +187,24 @@ class ObservabilityServer:
         self._thread.join(timeout=5.0)
 
 
-def start_observability(settings: Settings, worker: HasStatus) -> ObservabilityServer:
-    """Serve /metrics, /healthz and /readyz on metrics_host:metrics_port and refresh the lag gauges."""
+def start_observability(
+    settings: Settings,
+    worker: HasStatus | None,
+    *,
+    checks: Checks | None = None,
+    registry: CollectorRegistry = REGISTRY,
+) -> ObservabilityServer:
+    """Serve /metrics, /healthz and /readyz on metrics_host:metrics_port and refresh the lag gauges.
+
+    `checks` replaces the health checks of `worker` (a supervisor passes its children's); `registry`
+    is what /metrics exposes (a supervisor's collects the children's multiprocess files).
+    """
     register_settings_secrets(settings)
     obs = settings.observability
-    checks = HealthChecks(worker, stuck_after_s=obs.stuck_after_s)
+    if checks is None:
+        assert worker is not None
+        checks = HealthChecks(worker, stuck_after_s=obs.stuck_after_s)
     lag = LagMonitor(settings.kafka, obs.lag_refresh_s)
-    server = ObservabilityServer(obs.metrics_host, obs.metrics_port or 0, checks, lag).start()
+    server = ObservabilityServer(obs.metrics_host, obs.metrics_port or 0, checks, lag, registry).start()
     log.info("observability_listening", host=obs.metrics_host, port=server.port, lag_refresh_s=obs.lag_refresh_s)
     return server

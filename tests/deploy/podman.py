@@ -22,8 +22,8 @@ from pathlib import Path
 
 import structlog
 
-from connector.testing.kafka_broker import HarnessError, cache_lock, default_cache_dir
 from tests.deploy.context import ROOT
+from tests.harness.kafka_broker import HarnessError, cache_lock, default_cache_dir
 
 log = structlog.get_logger(__name__)
 

@@ -167,6 +167,13 @@ def test_fixed_replicas_without_autoscaling(helm_bin: Path) -> None:
     assert strategy == {"maxSurge": 0, "maxUnavailable": 1}, "a surge replica beyond the partitions never gets ready"
 
 
+def test_processes_per_pod_reach_the_run_command(helm_bin: Path) -> None:
+    """`processes: N` runs `run --processes N`; the default runs one worker and passes no flag."""
+    assert "--processes" not in render(helm_bin, ["minimal-values.yaml"]).container["args"]
+    args = render(helm_bin, ["minimal-values.yaml"], extra=["--set", "processes=3"]).container["args"]
+    assert args[-2:] == ["--processes", "3"] and args[0] == "run"
+
+
 def test_keda_scales_on_the_groups_lag_capped_at_the_partitions(helm_bin: Path) -> None:
     """KEDA on: the Deployment leaves replicas to KEDA; the Kafka trigger watches the config's group and brokers."""
     r = render(helm_bin, ["keda-values.yaml"])

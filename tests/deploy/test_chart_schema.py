@@ -31,6 +31,10 @@ BAD = {
         ["autoscaling.partitions=4", "autoscaling.keda.enabled=true", "autoscaling.keda.maxReplicas=8"], "exceeds",
     ),
     "replicaCount above the partitions": (["autoscaling.partitions=2", "replicaCount=3"], "exceeds"),
+    "replicas x processes above the partitions": (
+        ["autoscaling.partitions=4", "replicaCount=2", "processes=3"], "processes 3 exceeds",
+    ),
+    "processes zero": (["processes=0"], "processes"),
     "secret mount without a secret": (["secretMount.enabled=true"], "existingSecret"),
     "KEDA trigger credentials inline": (
         ["autoscaling.partitions=6", "autoscaling.keda.enabled=true", "autoscaling.keda.extraMetadata.password=pw"],

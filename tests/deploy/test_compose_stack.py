@@ -19,8 +19,8 @@ import yaml
 
 from connector.emulator import EmulatorServer
 from connector.ops import sample_producer
-from connector.testing.ports import free_port
 from tests.deploy.context import ROOT
+from tests.harness.ports import free_port
 from tests.integration.ops.helpers import start_worker, wait_for
 
 pytestmark = pytest.mark.integration

@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 from connector.emulator import EmulatorServer
-from connector.testing.kafka_broker import committed_offsets, create_topic, produce
-from connector.testing.ports import free_port
 from tests.deploy.context import ROOT, assert_demo_summary
 from tests.deploy.podman import LIMITS, build_image, podman
+from tests.harness.kafka_broker import committed_offsets, create_topic, produce
+from tests.harness.ports import free_port
 from tests.integration.ops.helpers import profile_messages, wait_for
 
 # The first test builds the image (and, run outside make test-image on a cold cache, the base).

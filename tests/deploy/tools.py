@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from connector.testing.kafka_broker import HarnessError, cache_lock, default_cache_dir
+from tests.harness.kafka_broker import HarnessError, cache_lock, default_cache_dir
 
 HELM_VERSION = "v3.22.0"
 HELM_MODULE = "helm.sh/helm/v3/cmd/helm"

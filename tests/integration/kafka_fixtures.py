@@ -1,7 +1,7 @@
 """Pytest fixtures for the real Kafka broker and schema registry (import them from conftest.py).
 
 ``KAFKA_BOOTSTRAP_SERVERS`` / ``SCHEMA_REGISTRY_URL`` point the session fixtures at services
-that are already running (CI services, ``python -m connector.testing.kafka_broker run``);
+that are already running (CI services, ``python -m tests.harness.kafka_broker run``);
 otherwise one broker and one registry are started for the whole session. A service that
 cannot be started fails the tests: the integration tier never skips.
 """
@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector.testing.kafka_broker import KafkaBroker
-from connector.testing.schema_registry import SchemaRegistry
+from tests.harness.kafka_broker import KafkaBroker
+from tests.harness.schema_registry import SchemaRegistry
 
 __all__ = [
     "kafka_bootstrap",

@@ -11,7 +11,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from connector.testing.kafka_broker import (
+from tests.harness.kafka_broker import (
     KafkaBroker,
     committed_offsets,
     consume_all,
@@ -19,7 +19,7 @@ from connector.testing.kafka_broker import (
     end_offsets,
     produce,
 )
-from connector.testing.schema_registry import SchemaRegistry
+from tests.harness.schema_registry import SchemaRegistry
 
 pytestmark = pytest.mark.integration
 

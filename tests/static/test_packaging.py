@@ -238,7 +238,7 @@ def test_compose_connector_config_passes_check(tmp_path: Path) -> None:
 
 def test_compose_kafka_is_the_version_the_tests_run() -> None:
     """The compose broker image is the Apache Kafka release the test harness runs."""
-    from connector.testing.kafka_broker import KAFKA_VERSION
+    from tests.harness.kafka_broker import KAFKA_VERSION
 
     assert _services()["kafka"]["image"] == f"apache/kafka:{KAFKA_VERSION}"
 

@@ -393,3 +393,31 @@ def test_lost_partitions_are_dropped_without_any_commit() -> None:
     src.lose([P0, P1])
     assert len(src.commits) == commits, "no commit inside on_lost"
     assert w.status.assigned == 0
+
+
+class _Lines:
+    """A logger that keeps what it is given (structlog's capture_logs misses loggers cached by other tests)."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def __getattr__(self, level: str) -> Callable[..., None]:
+        return lambda event, **kw: self.lines.append({"event": event, "level": level, **kw})
+
+
+def test_a_flood_of_bad_records_is_a_few_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """500 undecodable records: one line for the topic and reason, then a repeat count, not 500 lines."""
+    import connector.worker
+
+    logger = _Lines()
+    monkeypatch.setattr(connector.worker, "log", logger)
+    w, src, _, dlq, clock = make()
+    src.feed([rec(P0, i, b"{nope") for i in range(500)])
+    drive(w, clock, lambda: src.committed.get(P0) == 500, steps=2000)
+    w.stop()
+    w.run()
+    lines = [e for e in logger.lines if e["event"] == "record_dead_lettered"]
+    assert len(dlq.sent) == 500
+    assert 1 <= len(lines) <= 2, lines
+    assert lines[0]["reason"] == "invalid-json" and lines[0]["offset"] == 0 and lines[0]["level"] == "info"
+    assert 1 + sum(e.get("repeated", 0) for e in lines) == 500, "every dead letter counted"

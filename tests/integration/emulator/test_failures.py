@@ -38,7 +38,7 @@ from connector.kafka.dead_letter import (
     H_TOPIC,
 )
 from connector.ops.dlq import REPLAY_HEADER
-from connector.testing.kafka_broker import create_topic, end_offsets
+from tests.harness.kafka_broker import create_topic, end_offsets
 from tests.integration.emulator.tutorial import typed_event_mapping
 from tests.integration.pipeline.harness import fully_committed, read_topic, wait_until, worker_thread, write_config
 

@@ -13,8 +13,8 @@ from connector.emulator import EmulatorOptions
 from connector.emulator.server import EmulatorServer
 from connector.ops.checks.kafka import PROBE_KEY
 from connector.serde.registry_write import RegistryWriter
-from connector.testing.kafka_broker import consume_all, create_topic, end_offsets
-from connector.testing.ports import free_port
+from tests.harness.kafka_broker import consume_all, create_topic, end_offsets
+from tests.harness.ports import free_port
 from tests.integration.ops.helpers import MAPPINGS, write_config
 
 pytestmark = pytest.mark.integration

@@ -31,7 +31,7 @@ from connector.kafka.dead_letter import (
     H_TOPIC,
 )
 from connector.ops.dlq import PAUSE_ENV, REPLAY_HEADER
-from connector.testing.kafka_broker import create_topic, produce
+from tests.harness.kafka_broker import create_topic, produce
 from tests.integration.ops.helpers import MAPPINGS, ROOT, profile_messages, start_worker, wait_for, write_config
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ import yaml
 
 from connector import cli
 from connector.emulator.server import EmulatorServer
-from connector.testing.kafka_broker import consume_all, create_topic, produce
+from tests.harness.kafka_broker import consume_all, create_topic, produce
 from tests.integration.ops.helpers import MAPPINGS, SAMPLES, start_worker, wait_for, write_config
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from connector import cli
-from connector.testing.kafka_broker import create_topic
+from tests.harness.kafka_broker import create_topic
 from tests.integration.ops.helpers import ROOT, write_config
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from connector.commands import lag as lag_command
 from connector.emulator.server import EmulatorServer
 from connector.ops.lag import LagReader
-from connector.testing.kafka_broker import create_topic, produce
-from connector.testing.ports import free_port
+from tests.harness.kafka_broker import create_topic, produce
+from tests.harness.ports import free_port
 from tests.integration.ops.helpers import http_get, profile_messages, start_worker, wait_for, write_config
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from connector import cli
-from connector.testing.kafka_broker import create_topic, produce
+from tests.harness.kafka_broker import create_topic, produce
 from tests.integration.ops.helpers import profile_messages, write_config
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ import pytest
 from connector.emulator import DEFAULT_ORG
 from connector.emulator.ims import TOKENS
 from connector.emulator.server import EmulatorServer
-from connector.testing.kafka_broker import create_topic, produce
-from connector.testing.ports import free_port
+from tests.harness.kafka_broker import create_topic, produce
+from tests.harness.ports import free_port
 from tests.integration.ops.helpers import ROOT, http_get, profile_messages, wait_for, write_config
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from connector.emulator.server import EmulatorServer
-from connector.testing.kafka_broker import KafkaBroker, create_topic, produce
-from connector.testing.ports import free_port
+from tests.harness.kafka_broker import KafkaBroker, create_topic, produce
+from tests.harness.ports import free_port
 from tests.integration.ops.helpers import profile_messages, wait_for, write_config
 from tests.integration.pipeline.harness import start_worker_process
 

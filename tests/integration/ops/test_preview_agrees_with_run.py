@@ -12,7 +12,7 @@ import yaml
 
 from connector import cli
 from connector.emulator.server import EmulatorServer
-from connector.testing.kafka_broker import create_topic, produce
+from tests.harness.kafka_broker import create_topic, produce
 from tests.integration.ops.helpers import start_worker, wait_for
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 from connector import cli
 from connector.emulator.server import EmulatorServer
 from connector.records import TopicPartition
-from connector.testing.kafka_broker import committed_offsets, consume_all, create_topic, end_offsets, produce
+from tests.harness.kafka_broker import committed_offsets, consume_all, create_topic, end_offsets, produce
 from tests.integration.ops.helpers import MAPPINGS, profile_messages, start_worker, wait_for, write_config
 
 pytestmark = pytest.mark.integration

@@ -16,7 +16,7 @@ from connector.config import load_settings
 from connector.emulator import DEFAULT_ORG
 from connector.emulator.registry import CONNECTIONS, FLOWS, SOURCE_CONNECTIONS, TARGET_CONNECTIONS
 from connector.emulator.server import EmulatorServer
-from connector.testing.kafka_broker import create_topic, produce
+from tests.harness.kafka_broker import create_topic, produce
 from tests.integration.emulator.tutorial import platform_session
 from tests.integration.ops.helpers import MAPPINGS, events, profile_messages, start_worker, wait_for, write_config
 

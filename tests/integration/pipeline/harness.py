@@ -21,8 +21,8 @@ from connector.app import build_worker, compile_plan
 from connector.config import load_settings
 from connector.emulator import EmulatorServer
 from connector.kafka.dead_letter import H_OFFSET, H_PARTITION, H_TOPIC
-from connector.testing.kafka_broker import committed_offsets, end_offsets
 from connector.worker import Worker, WorkerOptions
+from tests.harness.kafka_broker import committed_offsets, end_offsets
 
 REPO = Path(__file__).resolve().parents[3]
 Coord = tuple[str, int, int]

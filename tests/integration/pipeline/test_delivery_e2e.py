@@ -14,7 +14,7 @@ from confluent_kafka import Producer
 from connector.emulator import EmulatorOptions, EmulatorServer
 from connector.emulator.ims import TOKENS
 from connector.kafka.dead_letter import H_HTTP_STATUS, H_REASON
-from connector.testing.kafka_broker import create_topic
+from tests.harness.kafka_broker import create_topic
 from tests.integration.pipeline.harness import (
     audit,
     audit_mapping,

@@ -12,7 +12,7 @@ import requests
 from connector.emulator import EmulatorServer
 from connector.emulator.tutorial import platform_session
 from connector.kafka.dead_letter import H_MESSAGE, H_OFFSET, H_REASON
-from connector.testing.kafka_broker import create_topic, end_offsets
+from tests.harness.kafka_broker import create_topic, end_offsets
 from tests.integration.pipeline.harness import audit, audit_mapping, event, produce, wait_until, worker_thread
 from tests.integration.reliability.helpers import all_committed, report_duplicates, write_worker_config
 

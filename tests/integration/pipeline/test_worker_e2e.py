@@ -22,7 +22,7 @@ from connector.kafka.dead_letter import (
     H_STAGE,
     H_TOPIC,
 )
-from connector.testing.kafka_broker import committed_offsets, create_topic, end_offsets
+from tests.harness.kafka_broker import committed_offsets, create_topic, end_offsets
 from tests.integration.emulator.tutorial import typed_event_mapping
 from tests.integration.pipeline.harness import (
     audit,

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from connector.emulator import EmulatorServer
-from connector.testing.kafka_broker import committed_offsets, create_topic, set_group_config
+from tests.harness.kafka_broker import committed_offsets, create_topic, set_group_config
 from tests.integration.pipeline.harness import Audit, Coord, fully_committed, write_config
 
 SOAK = os.environ.get("AEP_SOAK") == "1"
@@ -32,7 +32,7 @@ def fast_group(bootstrap: str, group: str) -> None:
     """Evict a killed member of `group` after 6 s under the KIP-848 protocol, as FAST_GROUP does for classic.
 
     The session timeout and heartbeat interval are the broker's (per group: KIP-848 group configs);
-    the test broker's minimums allow these values (connector.testing.kafka_broker).
+    the test broker's minimums allow these values (tests/harness/kafka_broker.py).
     """
     set_group_config(bootstrap, group, {"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "500"})
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from connector.emulator import EmulatorServer
-from connector.testing.kafka_broker import KafkaBroker
+from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.pipeline.harness import (
     audit,
     audit_mapping,

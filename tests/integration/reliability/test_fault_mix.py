@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from connector.emulator import EmulatorServer
-from connector.testing.kafka_broker import end_offsets
+from tests.harness.kafka_broker import end_offsets
 from tests.integration.pipeline.harness import (
     audit,
     audit_mapping,

@@ -22,8 +22,8 @@ from connector.records import SourceRecord
 from connector.serde.avro import AvroDeserializer
 from connector.serde.factory import build_deserializers
 from connector.serde.registry import RegistryClient
-from connector.testing.kafka_broker import create_topic, produce
-from connector.testing.schema_registry import SchemaRegistry
+from tests.harness.kafka_broker import create_topic, produce
+from tests.harness.schema_registry import SchemaRegistry
 from tests.integration.serde.helpers import (
     JSON_SAMPLES,
     SAMPLES,

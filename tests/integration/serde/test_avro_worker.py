@@ -17,9 +17,9 @@ from connector.app import build_worker, compile_plan
 from connector.config import BatchingSettings, DeadLetterSettings, KafkaSettings, SchemaRegistrySettings, Settings
 from connector.emulator.server import EmulatorServer
 from connector.kafka.dead_letter import H_REASON, H_STAGE
-from connector.testing.kafka_broker import committed_offsets, create_topic, end_offsets, produce
-from connector.testing.schema_registry import SchemaRegistry
 from connector.worker import Worker, WorkerOptions
+from tests.harness.kafka_broker import committed_offsets, create_topic, end_offsets, produce
+from tests.harness.schema_registry import SchemaRegistry
 from tests.integration.serde.helpers import JSON_SAMPLES, V1_TEXT, V2_TEXT, avro_event, avro_mapping, consume, settings
 
 pytestmark = pytest.mark.integration

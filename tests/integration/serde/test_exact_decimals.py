@@ -16,8 +16,8 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 from connector.app import build_worker, compile_plan
 from connector.config import BatchingSettings, DeadLetterSettings, KafkaSettings, MappingSource, SchemaRegistrySettings
 from connector.emulator.server import EmulatorServer
-from connector.testing.kafka_broker import committed_offsets, create_topic, end_offsets, produce
 from connector.worker import WorkerOptions
+from tests.harness.kafka_broker import committed_offsets, create_topic, end_offsets, produce
 from tests.integration.serde.helpers import ROOT, settings
 from tests.integration.serde.test_avro_worker import wait_for
 

@@ -20,7 +20,7 @@ from connector.app import compile_plan
 from connector.config import load_settings
 from connector.emulator import EmulatorServer
 from connector.kafka.dead_letter import H_CLASS, H_MESSAGE, H_REASON, H_STAGE
-from connector.testing.kafka_broker import create_topic
+from tests.harness.kafka_broker import create_topic
 from tests.integration.pipeline.harness import (
     Audit,
     audit,

@@ -541,3 +541,15 @@ def test_backoff_is_injectable_for_deterministic_delays() -> None:
     )
     sink.deliver(route(), messages(1), threading.Event())
     assert 0 <= clock.sleeps[0] <= 1.0
+
+
+def test_a_header_requests_refuses_stops_the_worker_and_is_never_retried() -> None:
+    """A header value requests cannot send (a newline that slipped past config checks) is a config problem.
+
+    It used to count as a connection error: retried for ever, or every record dead-lettered with
+    on_retries_exhausted: dead_letter. Nothing is dead-lettered and nothing reaches the wire.
+    """
+    h = Harness(delivery={"on_retries_exhausted": "dead_letter", "attempts_before_exhausted": 2})
+    with pytest.raises(FatalError, match="InvalidHeader"):
+        h.deliver(messages(2), flow_id="flow-1\n")
+    assert h.adapter.seen == []

@@ -16,7 +16,7 @@ from connector.kafka.settings import consumer_config
 from connector.observability.events import EventAggregator
 from connector.observability.librdkafka import KafkaLogBridge, clean_message
 from connector.observability.logging import configure_logging
-from connector.testing.ports import free_port
+from tests.harness.ports import free_port
 from tests.unit.observability.fakes import Clock, RecordingLogger
 
 FAIL = (

@@ -69,14 +69,15 @@ app.kubernetes.io/component: connector
 {{- if and $scaling (lt (int $a.partitions) 1) }}
 {{- fail "autoscaling.partitions: set it to the total partition count of the group's topics; it caps maxReplicas (a consumer group cannot use more members than partitions)" }}
 {{- end }}
+{{- $procs := int (.Values.processes | default 1) }}
 {{- if gt (int $a.partitions) 0 }}
 {{- $max := ternary $a.keda.maxReplicas $a.hpa.maxReplicas $a.keda.enabled }}
 {{- if $scaling }}
-{{- if gt (int $max) (int $a.partitions) }}
-{{- fail (printf "autoscaling maxReplicas %d exceeds autoscaling.partitions %d: Kafka gives each partition to one member of the group, so the extra replicas would sit idle, never ready" (int $max) (int $a.partitions)) }}
+{{- if gt (mul (int $max) $procs) (int $a.partitions) }}
+{{- fail (printf "autoscaling maxReplicas %d x processes %d exceeds autoscaling.partitions %d: Kafka gives each partition to one member of the group, so the extra members would sit idle, never ready" (int $max) $procs (int $a.partitions)) }}
 {{- end }}
-{{- else if gt (int .Values.replicaCount) (int $a.partitions) }}
-{{- fail (printf "replicaCount %d exceeds autoscaling.partitions %d: the extra replicas would get no partitions and never be ready" (int .Values.replicaCount) (int $a.partitions)) }}
+{{- else if gt (mul (int .Values.replicaCount) $procs) (int $a.partitions) }}
+{{- fail (printf "replicaCount %d x processes %d exceeds autoscaling.partitions %d: the extra members would get no partitions and never be ready" (int .Values.replicaCount) $procs (int $a.partitions)) }}
 {{- end }}
 {{- end }}
 {{- if and $a.keda.enabled (lt (int $a.keda.maxReplicas) (int $a.keda.minReplicas)) }}

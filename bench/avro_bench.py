@@ -1,7 +1,7 @@
 """Avro decode + map throughput on one core, for the loyalty event schema.
 
-    python -m connector.bench.avro_bench                  # 100,000 records, best of 3 runs
-    python -m connector.bench.avro_bench --records 20000 --profile
+    python -m bench.avro_bench                  # 100,000 records, best of 3 runs
+    python -m bench.avro_bench --records 20000 --profile
 
 Records are Confluent-framed (magic byte, schema id, Avro body) and decoded by AvroDeserializer
 through the real RegistryClient (its schema fetched once from an in-process stand-in registry),
@@ -18,7 +18,6 @@ import json
 import pstats
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,13 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.models import PreparedRequest
 
+from bench import workload
 from connector.config import AepSettings
 from connector.records import SourceRecord
 from connector.serde.avro import AvroDeserializer
 from connector.serde.registry import RegistryClient
 
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[1] / "connector"
 SCHEMA_PATH = PACKAGE / "samples" / "loyalty-event-v2.avsc"
 SAMPLES_PATH = PACKAGE / "samples" / "loyalty-events.json"
 MAPPING_PATH = PACKAGE.parent / "config" / "mappings" / "loyalty-events-avro.yaml"
@@ -61,24 +61,7 @@ class _OneSchema(BaseAdapter):
 
 def events(n: int) -> list[dict[str, Any]]:
     """`n` loyalty events derived from the 20 samples (distinct ids, half with a transaction id)."""
-    samples = json.loads(SAMPLES_PATH.read_text())
-    out = []
-    for i in range(n):
-        s = samples[i % len(samples)]
-        x = s["_exchangeinternal"]
-        out.append(
-            {
-                "event_id": s["_id"] * 100_000 + i,
-                "event_type": s["eventType"],
-                "event_time": datetime.fromisoformat(s["timestamp"]),
-                "loyalty_id": x["loyaltyID"],
-                "points_earned": x["pointsEarned"],
-                "total_points": x["totalPoints"],
-                "loyalty_level": x["loyaltyLevel"],
-                "transaction_id": f"tx-{i}" if i % 2 else None,
-            }
-        )
-    return out
+    return [workload.avro_event(i) for i in range(n)]
 
 
 def framed_records(n: int) -> list[SourceRecord]:
@@ -157,7 +140,7 @@ def rates(n: int, runs: int) -> dict[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connector.bench.avro_bench")
+    parser = argparse.ArgumentParser(prog="python -m bench.avro_bench")
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print the top of a cProfile of decode + map")

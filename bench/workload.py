@@ -17,8 +17,8 @@ from confluent_kafka import Producer
 
 from connector.mapping import load_mapping_file
 
-PACKAGE = Path(__file__).resolve().parents[1]
-ROOT = PACKAGE.parent
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "connector"
 SAMPLES = json.loads((PACKAGE / "samples" / "loyalty-events.json").read_text(encoding="utf-8"))
 AVRO_SCHEMA_PATH = PACKAGE / "samples" / "loyalty-event-v2.avsc"
 JSON_MAPPING = ROOT / "config" / "mappings" / "loyalty-events.yaml"

@@ -1,4 +1,4 @@
-"""Mapping throughput on one core: `python -m connector.bench.mapping_bench [--seconds N]`.
+"""Mapping throughput on one core: `python -m bench.mapping_bench [--seconds N]`.
 
 Maps the shipped sample records (pre-decoded dicts) through the shipped mappings in a loop and
 prints records/s per mapping next to its target.
@@ -17,8 +17,8 @@ from connector.config import AepSettings
 from connector.mapping import CompiledMapping, compile_mappings, load_mapping_file
 from connector.records import SourceRecord
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "connector" / "samples"
 AEP = AepSettings(inlet_url="https://dcs.adobedc.net/collection/bench", flow_id="bench-flow", ims_org="BENCH@AdobeOrg")
 
 

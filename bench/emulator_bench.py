@@ -1,6 +1,6 @@
 """Emulator throughput: messages/s it accepts with 500-message batches, per store.
 
-    python -m connector.bench.emulator_bench [--seconds 5] [--stores count,sqlite,memory]
+    python -m bench.emulator_bench [--seconds 5] [--stores count,sqlite,memory]
 
 The emulator runs in its own process (`aep-connector emulator`), as it does next to the
 connector in `make bench`; two client threads on keep-alive connections post the same
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import requests
 
+from bench.delivery_bench import envelope
 from connector.aep.wire import batch_body
-from connector.bench.delivery_bench import envelope
-from connector.testing.ports import free_port, is_listening
+from tests.harness.ports import free_port, is_listening
 
 INLET = "ab" * 32
 

@@ -1,8 +1,8 @@
 """Delivery throughput: pre-serialised ~1 KB envelopes through DcsSink from K threads.
 
-    python -m connector.bench.delivery_bench                 # local emulator in count mode
-    python -m connector.bench.delivery_bench --url URL       # any DCS inlet URL (careful: real data)
-    python -m connector.bench.delivery_bench --stub          # built-in 207 responder: client-side cost only
+    python -m bench.delivery_bench                 # local emulator in count mode
+    python -m bench.delivery_bench --url URL       # any DCS inlet URL (careful: real data)
+    python -m bench.delivery_bench --stub          # built-in 207 responder: client-side cost only
 
 Prints delivered records/s for each in-flight count x batch size (batches are also cut at
 --max-bytes of wire size, as the worker does).
@@ -159,7 +159,7 @@ def _ints(text: str) -> list[int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m connector.bench.delivery_bench", description=__doc__.split("\n")[0]
+        prog="python -m bench.delivery_bench", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--url", help="DCS inlet URL (default: start the local emulator in count mode)")
     parser.add_argument("--stub", action="store_true", help="use a minimal built-in 207 responder instead")

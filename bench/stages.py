@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from bench import avro_bench, delivery_bench, loop_bench, mapping_bench, xdm_bench
 from connector.aep.dcs import DcsSink
-from connector.bench import avro_bench, delivery_bench, loop_bench, mapping_bench, xdm_bench
 from connector.config import DCS_MAX_REQUEST_BYTES, AepSettings, DeliverySettings, TransportSettings
 from connector.mapping import compile_mappings, load_mapping_file
 from connector.records import Route

@@ -1,13 +1,14 @@
 """The benchmark's helper processes (each its own process so its CPU can be told apart).
 
-    python -m connector.bench.child consume --bootstrap B --topic T --group G --expect N [--consumer JSON]
-    python -m connector.bench.child offer --bootstrap B --topic T --rate 5000 --seconds 20
-    python -m connector.bench.child profile -c CONFIG --out FILE.prof
-    python -m connector.bench.child emulator --store memory --port N
+    python -m bench.child consume --bootstrap B --topic T --group G --expect N [--consumer JSON | --defaults]
+    python -m bench.child offer --bootstrap B --topic T --rate 5000 --seconds 20
+    python -m bench.child profile -c CONFIG --out FILE.prof
+    python -m bench.child emulator --store memory --port N
 
-`consume` is the consume-only ceiling: the worker's consumer settings and `consume(num_messages=1000)`,
-nothing done with the records. `offer` produces at a fixed rate. `profile` runs the worker exactly
-as `aep-connector run` does, under cProfile in every thread, until SIGTERM. Each prints one JSON line.
+`consume` is the consume-only ceiling: `consume(num_messages=1000)`, nothing done with the records, with
+the worker's consumer settings or (--defaults) librdkafka's. `offer` produces at a fixed rate.
+`profile` runs the worker exactly as `aep-connector run` does, under cProfile in every thread,
+until SIGTERM. Each prints one JSON line.
 """
 
 from __future__ import annotations
@@ -27,16 +28,22 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer
 
-from connector.bench.workload import json_event
+from bench.workload import json_event
 from connector.config import KafkaSettings
 from connector.kafka.settings import consumer_config
 
 
 def consume(args: argparse.Namespace) -> dict[str, Any]:
-    kafka = KafkaSettings(args.bootstrap, args.group, (args.topic,), json.loads(args.consumer))
-    consumer = Consumer(consumer_config(kafka), logger=None)
+    """Read `expect` records and drop them; --defaults: librdkafka's defaults, else consumer_config()."""
+    if args.defaults:
+        conf = {"bootstrap.servers": args.bootstrap, "group.id": args.group, "auto.offset.reset": "earliest",
+                "enable.auto.commit": False, "log_level": 4}  # fmt: skip
+    else:
+        conf = consumer_config(KafkaSettings(args.bootstrap, args.group, (args.topic,), json.loads(args.consumer)))
+    consumer = Consumer(conf, logger=None)
     started = time.time()
-    consumer.subscribe([args.topic])
+    assigned: list[float] = []
+    consumer.subscribe([args.topic], on_assign=lambda _c, _p: assigned.append(time.time()))
     count = 0
     nbytes = 0
     first = 0.0
@@ -50,7 +57,8 @@ def consume(args: argparse.Namespace) -> dict[str, Any]:
                 nbytes += len(msg.value() or b"")
     done = time.time()
     consumer.close()
-    return {"started": started, "first": first, "done": done, "count": count, "bytes": nbytes}
+    return {"started": started, "assigned": assigned[0] if assigned else first, "first": first, "done": done,
+            "count": count, "bytes": nbytes}  # fmt: skip
 
 
 def offer(args: argparse.Namespace) -> dict[str, Any]:
@@ -144,14 +152,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["emulator"]:
         return emulator(args_list[1:])
-    parser = argparse.ArgumentParser(prog="python -m connector.bench.child")
+    parser = argparse.ArgumentParser(prog="python -m bench.child")
     sub = parser.add_subparsers(dest="command", required=True)
     c = sub.add_parser("consume")
     c.add_argument("--bootstrap", required=True)
     c.add_argument("--topic", required=True)
     c.add_argument("--group", required=True)
     c.add_argument("--expect", type=int, required=True)
-    c.add_argument("--consumer", default="{}", help="librdkafka consumer settings as JSON")
+    c.add_argument("--consumer", default="{}", help="librdkafka settings on top of the connector's, as JSON")
+    c.add_argument("--defaults", action="store_true", help="librdkafka's defaults instead of the connector's")
     c.add_argument("--timeout", type=float, default=300.0)
     o = sub.add_parser("offer")
     o.add_argument("--bootstrap", required=True)

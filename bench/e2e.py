@@ -20,11 +20,20 @@ from typing import Any
 
 import requests
 
-from connector.bench.procstat import CpuWindow, cpu_seconds, machine_busy_since, machine_jiffies, peak_rss_mb
-from connector.testing.kafka_broker import committed_offsets, end_offsets
-from connector.testing.ports import free_port
+from bench.procstat import (
+    CpuWindow,
+    cpu_seconds,
+    machine_busy_since,
+    machine_jiffies,
+    peak_rss_mb,
+    tree_cpu_seconds,
+    tree_peak_rss_mb,
+)
+from tests.harness.kafka_broker import committed_offsets, end_offsets
+from tests.harness.ports import free_port
 
 POLL_S = 0.1
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: children import `bench` from here
 
 
 class BenchError(RuntimeError):
@@ -34,17 +43,18 @@ class BenchError(RuntimeError):
 class Child:
     """A Python child process of the benchmark, its output in a log file."""
 
-    def __init__(self, argv: Sequence[str], log_path: Path) -> None:
+    def __init__(self, argv: Sequence[str], log_path: Path, python: str = sys.executable) -> None:
         self.log_path = log_path
         self.started_wall = time.time()
         self.started = time.monotonic()
         with log_path.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, *argv],
+                [python, *argv],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+                cwd=ROOT,
             )
 
     @property
@@ -93,7 +103,7 @@ class Emulator:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # memory mode keeps every record: run it with the cyclic GC off (see child.emulator)
-        command = ["-m", "connector.bench.child"] if store == "memory" else ["-m", "connector"]
+        command = ["-m", "bench.child"] if store == "memory" else ["-m", "connector"]
         self.child = Child([*command, "emulator", "--store", store, "--port", str(self.port)],
                            workdir / f"emulator-{store}.log")
         self.session = requests.Session()
@@ -155,10 +165,25 @@ class RunResult:
     emulator_stats: dict[str, Any] = field(default_factory=dict)
     duplicates: int = 0
     machine_busy: float = 0.0  # every process on the machine, ours and others'
+    first_accepted_s: float = 0.0  # spawn -> the sink accepted the first records
+    accepted_at_first: int = 0  # how many it had accepted at that moment
+    window_cpu_s: float = 0.0  # the worker's CPU (all its processes) from the first acceptance to the end
 
     @property
     def e2e_rate(self) -> float:
         return self.records / self.seconds if self.seconds else 0.0
+
+    @property
+    def window_rate(self) -> float:
+        """Records/s from the first acceptance until every offset was committed (the peer comparison's rate)."""
+        span = self.seconds - self.first_accepted_s
+        return (self.records - self.accepted_at_first) / span if span > 0 else 0.0
+
+    @property
+    def window_us_per_record(self) -> float:
+        """The worker's CPU microseconds per record over that window (interpreter start-up left out)."""
+        n = self.records - self.accepted_at_first
+        return self.window_cpu_s * 1e6 / n if n > 0 else 0.0
 
     @property
     def emulator_share(self) -> float:
@@ -229,6 +254,7 @@ def run_workers(
     ends = end_offsets(bootstrap, topic)
     committed_at = 0.0
     last_commit_check = 0.0
+    first_at, first_n, first_cpu = 0.0, 0, 0.0
     while time.monotonic() < deadline:
         for w in workers:
             if not w.alive():
@@ -236,6 +262,8 @@ def run_workers(
         now = time.monotonic()
         n = emulator.accepted(inlet) - base
         samples.append((now - t0, n))
+        if n and not first_at:
+            first_at, first_n, first_cpu = now, n, sum(tree_cpu_seconds(w.pid) for w in workers)
         if n >= records and not delivered_at:
             delivered_at = now
         if delivered_at and now - last_commit_check >= 0.1:
@@ -253,8 +281,9 @@ def run_workers(
     cpu = window.stop()
     busy = machine_busy_since(jiffies)
     for i, w in enumerate(workers):
-        cpu[f"worker{i}" if len(workers) > 1 else "worker"] = cpu_seconds(w.pid)
-    rss = [peak_rss_mb(w.pid) for w in workers]
+        cpu[f"worker{i}" if len(workers) > 1 else "worker"] = tree_cpu_seconds(w.pid)
+    window_cpu = sum(tree_cpu_seconds(w.pid) for w in workers) - first_cpu
+    rss = [mb for w in workers for mb in tree_peak_rss_mb(w.pid)]
     stats = emulator.stats()
     for w in workers:
         w.stop()
@@ -273,29 +302,39 @@ def run_workers(
         emulator_stats=inlet_stats,
         duplicates=int(inlet_stats.get("accepted", 0)) - base - records,
         machine_busy=busy,
+        first_accepted_s=first_at - t0,
+        accepted_at_first=first_n,
+        window_cpu_s=window_cpu,
     )
 
 
 @dataclass
 class CeilingResult:
+    settings: str  # "librdkafka defaults" or "the connector's settings"
     records: int
-    rate: float  # first record -> last record
-    join_s: float  # process start -> first record
+    rate: float  # partitions assigned -> last record (fetching starts at assignment)
+    rate_first_last: float  # first record -> last record (starts late when the pre-fetch queue is large)
+    join_s: float  # process start -> partitions assigned
     cpu_s: float
     peak_rss_mb: float
 
 
 def consume_ceiling(
-    *, workdir: Path, bootstrap: str, topic: str, records: int, consumer: dict[str, Any], timeout_s: float
+    *, workdir: Path, bootstrap: str, topic: str, records: int, consumer: dict[str, Any] | None, timeout_s: float
 ) -> CeilingResult:
-    """A plain confluent-kafka consumer with the worker's settings, reading `topic` and doing nothing."""
+    """A plain confluent-kafka consumer reading `topic` and doing nothing with the records.
+
+    `consumer` None: librdkafka's defaults; else the connector's consumer_config() with these on top.
+    """
+    settings = ["--defaults"] if consumer is None else ["--consumer", json.dumps(consumer)]
+    which = "defaults" if consumer is None else "project"
     child = Child(
         [
-            "-m", "connector.bench.child", "consume", "--bootstrap", bootstrap, "--topic", topic,
-            "--group", f"ceiling-{time.monotonic_ns()}", "--expect", str(records),
-            "--consumer", json.dumps(consumer), "--timeout", str(timeout_s),
+            "-m", "bench.child", "consume", "--bootstrap", bootstrap, "--topic", topic,
+            "--group", f"ceiling-{which}-{time.monotonic_ns()}", "--expect", str(records),
+            *settings, "--timeout", str(timeout_s),
         ],
-        workdir / f"ceiling-{topic}.log",
+        workdir / f"ceiling-{which}-{topic}.log",
     )
     # Read the child's CPU and RSS just before it exits: poll until its result line appears.
     cpu = rss = 0.0
@@ -308,8 +347,12 @@ def consume_ceiling(
     out = child.last_json()
     if out["count"] < records:
         raise BenchError(f"consume-only child read {out['count']} of {records} records")
-    span = out["done"] - out["first"]
-    return CeilingResult(records, out["count"] / span if span else 0.0, out["first"] - out["started"], cpu, rss)
+    span, span_first = out["done"] - out["assigned"], out["done"] - out["first"]
+    return CeilingResult(
+        "librdkafka defaults" if consumer is None else "the connector's settings", records,
+        out["count"] / span if span > 0 else 0.0, out["count"] / span_first if span_first > 0 else 0.0,
+        out["assigned"] - out["started"], cpu, rss,
+    )  # fmt: skip
 
 
 @dataclass
@@ -360,7 +403,7 @@ def offered_load_latency(
         cpu = CpuWindow.start({"worker": worker.pid, "emulator": emulator.pid})
         producer = Child(
             [
-                "-m", "connector.bench.child", "offer", "--bootstrap", bootstrap, "--topic", topic,
+                "-m", "bench.child", "offer", "--bootstrap", bootstrap, "--topic", topic,
                 "--rate", str(rate), "--seconds", str(seconds),
             ],
             workdir / "latency-producer.log",

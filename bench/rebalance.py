@@ -1,7 +1,7 @@
 """Rebalance benchmark: scale a consumer group 2 -> 4 -> 2 workers while records flow, per group protocol.
 
     make bench-rebalance                       # or:
-    .venv/bin/python scripts/rebalance_bench.py [--records 100000] [--rate 2500] [--protocols eager,...]
+    .venv/bin/python -m bench.rebalance [--records 100000] [--rate 2500] [--protocols eager,...]
 
 For each protocol a fresh topic (12 partitions) and group on one real Kafka broker (the test
 harness's, Kafka 4.1.2 KRaft). A producer writes `records` ~1 KB loyalty events at `rate`/s; two
@@ -45,8 +45,8 @@ import orjson
 import yaml
 from confluent_kafka import Producer
 
-from connector.bench.workload import json_event, json_mapping, write_config
-from connector.testing.kafka_broker import KafkaBroker, committed_offsets, create_topic, end_offsets, set_group_config
+from bench.workload import json_event, json_mapping, write_config
+from tests.harness.kafka_broker import KafkaBroker, committed_offsets, create_topic, end_offsets, set_group_config
 
 PROTOCOLS: dict[str, tuple[str, dict[str, Any]]] = {
     # name -> (kafka.group_protocol, kafka.consumer passthrough); heartbeats at the defaults unless -hb1s

@@ -1,4 +1,4 @@
-"""The worker loop alone: `python -m connector.bench.loop_bench [--records N]`.
+"""The worker loop alone: `python -m bench.loop_bench [--records N]`.
 
 Runs the real Worker (decode, map, lanes, offsets, commits) over pre-built ~1 KB JSON records with an
 in-memory source and a sink that accepts every message at once, so neither Kafka nor HTTP is in the
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connector.bench import workload
+from bench import workload
 from connector.clock import SystemClock
 from connector.config import AepSettings, BatchingSettings, MappingSource
 from connector.errors import RecordError
@@ -111,8 +111,10 @@ def records(n: int) -> list[SourceRecord]:
     return out
 
 
-def run(n: int, mapped: bool = True, batching: BatchingSettings | None = None) -> tuple[float, float]:
-    """(records/s, CPU us/record) of the worker loop over `n` records."""
+def run(
+    n: int, mapped: bool = True, batching: BatchingSettings | None = None, prebuilt: list[SourceRecord] | None = None
+) -> tuple[float, float]:
+    """(records/s, CPU us/record) of the worker loop over `n` records (`prebuilt`: these instead)."""
     spec = workload.json_mapping(TOPIC)
     if mapped:
         compiled, problems = compile_mappings([MappingSource(spec["name"], spec, "loop-bench", workload.ROOT)],
@@ -123,7 +125,7 @@ def run(n: int, mapped: bool = True, batching: BatchingSettings | None = None) -
     else:
         mapper = _ConstantMapper("constant", Route(INLET))
     stop = threading.Event()
-    source = _Source(records(n), stop)
+    source = _Source(prebuilt if prebuilt is not None else records(n), stop)
     worker = Worker(
         source=source, router=Router([([TOPIC], Pipeline(JsonDeserializer(), mapper))]), sink=_Sink(),
         dead_letters=_NoDeadLetters(), batching=batching or BatchingSettings(commit_interval_ms=0),
@@ -142,7 +144,7 @@ def run(n: int, mapped: bool = True, batching: BatchingSettings | None = None) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connector.bench.loop_bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.loop_bench", description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--no-map", action="store_true", help="constant envelope instead of the mapping")
     parser.add_argument("--profile", action="store_true")

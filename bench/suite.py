@@ -8,13 +8,14 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
 
-from connector.bench import emulator_bench, stages, workload, xdm_bench
-from connector.bench.e2e import (
+from bench import emulator_bench, hotpath, multicore, stages, workload, xdm_bench
+from bench.e2e import (
     BenchError,
     CeilingResult,
     Child,
@@ -25,8 +26,8 @@ from connector.bench.e2e import (
     offered_load_latency,
     run_workers,
 )
-from connector.bench.emulator_bench import EmulatorFigure
-from connector.testing.kafka_broker import KafkaBroker, create_topic
+from bench.emulator_bench import EmulatorFigure
+from tests.harness.kafka_broker import KafkaBroker, create_topic
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -34,11 +35,14 @@ T = TypeVar("T")
 PARTITIONS = 4
 Row = tuple[str, float, float, int, str]  # function, self s, cumulative s, calls, component
 
-# What the worker runs with in every phase: the shipped defaults unless listed here. The two
-# memory settings keep RSS under 200 MB through a 1M-record backlog (the defaults peak near 300 MB).
-BATCHING: dict[str, Any] = {"max_buffered_records": 10_000}
-CONSUMER: dict[str, Any] = {"queued.max.messages.kbytes": 8_192}
+# What the worker runs with in every phase: the shipped defaults unless listed here.
+BATCHING: dict[str, Any] = {}
+CONSUMER: dict[str, Any] = {}
 LATENCY_LINGER_MS = 50
+
+# The end-to-end comparison on the bench topic, in this order in every round.
+PROJECT, PROCESSES, RAW, QUIX = "connector", "connector --processes 2", "hand-written loop, 4 in flight", "quix-streams"
+CONTENDERS = (PROJECT, PROCESSES, RAW, QUIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +57,17 @@ class Options:
     delivery_in_flight: list[int]
     delivery_batches: list[int]
     workdir: Path
+    rounds: int = 3
+    quix_python: str | None = None  # the quix-streams virtualenv's python; None leaves quix out
 
 
 @dataclass
 class Results:
     options: Options
-    ceiling: CeilingResult | None = None
-    json_run: RunResult | None = None
+    ceilings: list[CeilingResult] = field(default_factory=list)
+    contenders: dict[str, list[RunResult]] = field(default_factory=dict)  # name -> one run per round
     avro_run: RunResult | None = None
     avro_mode: str = ""
-    scaling_run: RunResult | None = None
     latency: LatencyResult | None = None
     backlog_run: RunResult | None = None
     profile: dict[str, list[Row]] = field(default_factory=dict)
@@ -74,9 +79,22 @@ class Results:
     delivery: stages.DeliveryTable | None = None
     emulator_stores: list[EmulatorFigure] = field(default_factory=list)
     loop: dict[str, tuple[float, float]] = field(default_factory=dict)
+    hotpath: dict[str, float] = field(default_factory=dict)  # stage -> CPU us/record
+    multicore: multicore.Choice | None = None
     phase_seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     produce_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def json_run(self) -> RunResult | None:
+        """The connector's median run (by rate) of the comparison rounds."""
+        runs = sorted(self.contenders.get(PROJECT, []), key=lambda r: r.window_rate)
+        return runs[len(runs) // 2] if runs else None
+
+    @property
+    def ceiling(self) -> CeilingResult | None:
+        """The higher of the two consume-only ceilings."""
+        return max(self.ceilings, key=lambda c: c.rate, default=None)
 
 
 class Suite:
@@ -133,20 +151,51 @@ class Suite:
             timeout_s=max(120.0, records / 2_000),
         )
 
+    def contender(self, name: str, rnd: int, topic: str, records: int) -> RunResult:
+        """One run of `name` over `topic` with a fresh group and inlet, on the shared emulator."""
+        label = f"{CONTENDERS.index(name)}-r{rnd}"
+        group, inlet = f"cmp-{label}-group", f"bench-cmp-{label}"
+        batch_url = f"{self.emulator.url}/collection/batch/{inlet}"
+        peer = ["--bootstrap", self.bootstrap, "--topic", topic, "--url", batch_url, "--group", group]
+        cfg = self.config(f"cmp-{label}", group, topic, workload.json_mapping(topic), inlet)
+
+        def spawn(config: Path, log_path: Path) -> Child:
+            if name == PROJECT:
+                return Child(["-m", "connector", "run", "-c", str(config)], log_path)
+            if name == PROCESSES:
+                return Child(["-m", "connector", "run", "-c", str(config), "--processes", "2"], log_path)
+            if name == RAW:
+                return Child(["-m", "bench.peers.raw_worker", *peer, "--pool", "4"], log_path)
+            assert self.o.quix_python is not None
+            return Child(["-m", "bench.peers.quix_worker", *peer], log_path, python=self.o.quix_python)
+
+        return run_workers(
+            configs=[cfg], workdir=self.o.workdir, label=f"cmp-{label}", bootstrap=self.bootstrap, group=group,
+            topic=topic, records=records, emulator=self.emulator, inlet=inlet, pids=self.pids,
+            timeout_s=max(180.0, records / 1_000), spawn=spawn,
+        )
+
     # ------------------------------------------------------------------ phases
 
     def run_json(self) -> None:
+        """The consume-only ceilings, then the connector and its peers in interleaved rounds."""
         n = self.o.records
         self.phase("produce JSON", lambda: self.topic("bench-json", workload.json_events(n)))
-        self.results.ceiling = self.phase("consume-only ceiling", lambda: consume_ceiling(
-            workdir=self.o.workdir, bootstrap=self.bootstrap, topic="bench-json", records=n,
-            consumer=CONSUMER, timeout_s=300))  # fmt: skip
-        self.results.json_run = self.phase(
-            "worker JSON", lambda: self.throughput("json", "bench-json", n, workload.json_mapping("bench-json"))
-        )
+        for consumer in (None, CONSUMER):
+            label = "librdkafka defaults" if consumer is None else "connector settings"
+            self.results.ceilings.append(self.phase(f"consume-only ceiling ({label})", partial(
+                consume_ceiling, workdir=self.o.workdir, bootstrap=self.bootstrap, topic="bench-json", records=n,
+                consumer=consumer, timeout_s=300)))  # fmt: skip
+        names = [c for c in CONTENDERS if c != QUIX or self.o.quix_python]
+        if not self.o.quix_python:
+            self.results.notes.append("quix-streams not run: no --quix-python (make bench builds .venv-quix)")
+        for rnd in range(self.o.rounds):
+            for name in names:
+                run = self.phase(f"round {rnd + 1}: {name}", partial(self.contender, name, rnd, "bench-json", n))
+                self.results.contenders.setdefault(name, []).append(run)
 
     def run_avro(self) -> None:
-        from connector.testing.schema_registry import SchemaRegistry
+        from tests.harness.schema_registry import SchemaRegistry
 
         n = self.o.records
         registry = SchemaRegistry()
@@ -168,13 +217,6 @@ class Suite:
             )
         finally:
             registry.close()
-
-    def run_scaling(self) -> None:
-        n = self.o.records
-        self.phase("produce scaling topic", lambda: self.topic("bench-scale", workload.json_events(n)))
-        self.results.scaling_run = self.phase(
-            "two workers", lambda: self.throughput("scale", "bench-scale", n, workload.json_mapping("bench-scale"), 2)
-        )
 
     def run_latency(self) -> None:
         emulator = self.phase("start memory emulator", lambda: Emulator("memory", self.o.workdir))
@@ -215,7 +257,7 @@ class Suite:
                           "bench-profile")
 
         def spawn(config: Path, log_path: Path) -> Child:
-            return Child(["-m", "connector.bench.child", "profile", "-c", str(config), "--out", str(prof)], log_path)
+            return Child(["-m", "bench.child", "profile", "-c", str(config), "--out", str(prof)], log_path)
 
         def go() -> RunResult:
             return run_workers(
@@ -232,6 +274,9 @@ class Suite:
                 self.results.profile[which] = top_functions(path)
 
     def run_stages(self) -> None:
+        self.results.hotpath = self.phase("hot path bench", lambda: {
+            stage: hotpath.cpu_us(stage, 20_000, 5) for stage in hotpath.STAGES if stage != "loop"})
+        self.results.multicore = self.phase("multi-core choice", multicore.measure)
         self.results.mapping = self.phase("mapping bench", lambda: stages.mapping_rates(self.o.stage_seconds))
         self.results.xdm = self.phase("xdm validation bench", lambda: stages.xdm_cost(self.o.stage_seconds))
         self.results.avro_stages = self.phase("avro bench", lambda: stages.avro_rates(50_000, 2))
@@ -249,6 +294,7 @@ _COMPONENTS = (
     ("recv_into", "waiting (for DCS responses)"),
     ("'consume' of 'cimpl", "kafka consume() (incl. waiting)"),
     ("'acquire' of '_thread", "waiting (idle threads)"),
+    ("<mapping ", "mapping"),  # the generated code of each mapping
     ("connector/mapping/", "mapping"),
     ("connector/serde/", "decode"),
     ("orjson.loads", "decode"),
@@ -293,7 +339,7 @@ def top_functions(path: Path) -> list[Row]:
 
 
 def registry_version() -> str:
-    from connector.testing.schema_registry import APICURIO_VERSION
+    from tests.harness.schema_registry import APICURIO_VERSION
 
     return APICURIO_VERSION
 

@@ -3,8 +3,8 @@
 The broker's jars come from Maven Central (``fetch``) and are cached under ``.cache/``;
 ``KafkaBroker`` runs ``kafka.Kafka`` as a child JVM on free loopback ports.
 
-    python -m connector.testing.kafka_broker fetch   # download only
-    python -m connector.testing.kafka_broker run     # start, print KAFKA_BOOTSTRAP_SERVERS=..., wait
+    python -m tests.harness.kafka_broker fetch   # download only
+    python -m tests.harness.kafka_broker run     # start, print KAFKA_BOOTSTRAP_SERVERS=..., wait
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from confluent_kafka.admin._listoffsets import OffsetSpec  # confluent_kafka.admin re-exports it untyped
 from confluent_kafka.cimpl import NewTopic
 
-from connector.testing.ports import LOOPBACK, free_ports, is_listening, wait_port_free
+from tests.harness.ports import LOOPBACK, free_ports, is_listening, wait_port_free
 
 log = structlog.get_logger(__name__)
 
@@ -584,7 +584,7 @@ def run_until_signal(is_running: Callable[[], bool]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connector.testing.kafka_broker")
+    parser = argparse.ArgumentParser(prog="python -m tests.harness.kafka_broker")
     parser.add_argument("command", choices=["fetch", "run"])
     parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args(argv)

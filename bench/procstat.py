@@ -38,6 +38,38 @@ def peak_rss_mb(pid: int) -> float:
     return status_kb(pid, "VmHWM") / 1024
 
 
+def tree_pids(pid: int) -> list[int]:
+    """`pid` and its descendants (a supervisor and its worker processes), from /proc/*/stat."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(parents.get(p, []))
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid` and its living descendants."""
+    return sum(cpu_seconds(p) for p in tree_pids(pid))
+
+
+def tree_peak_rss_mb(pid: int) -> list[float]:
+    """Peak RSS of each process doing the work: the descendants of a supervisor, else `pid` itself."""
+    pids = tree_pids(pid)
+    kids = [p for p in pids if p != pid and peak_rss_mb(p) > 0]
+    return [peak_rss_mb(p) for p in kids] if kids else [peak_rss_mb(pid)]
+
+
 @dataclass(frozen=True, slots=True)
 class CpuWindow:
     """CPU seconds a set of processes used between `start` and `stop`."""
@@ -92,7 +124,7 @@ def machine() -> dict[str, str]:
         pass
     import confluent_kafka
 
-    from connector.testing.kafka_broker import KAFKA_VERSION
+    from tests.harness.kafka_broker import KAFKA_VERSION
 
     return {
         "CPUs (nproc)": str(os.cpu_count()),

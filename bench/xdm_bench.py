@@ -1,4 +1,4 @@
-"""Cost of pre-flight XDM validation on one core: `python -m connector.bench.xdm_bench [--seconds N]`.
+"""Cost of pre-flight XDM validation on one core: `python -m bench.xdm_bench [--seconds N]`.
 
 Maps the loyalty-events samples with the shipped mapping, plain and behind ValidatingMapper
 against the resolved schema config/schemas/loyalty-events.xdm.json (38 KB, ExperienceEvent with
@@ -26,10 +26,10 @@ from connector.xdm.mapper import ValidatingMapper
 from connector.xdm.ref import SchemaRef
 from connector.xdm.schemas import LiveSchema, Timing
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "config" / "mappings" / "loyalty-events.yaml"
 SCHEMA = ROOT / "config" / "schemas" / "loyalty-events.xdm.json"
-SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "loyalty-events.json"
+SAMPLES = ROOT / "connector" / "samples" / "loyalty-events.json"
 AEP = AepSettings(inlet_url="https://dcs.adobedc.net/collection/bench", ims_org="BENCH@AdobeOrg")
 TARGET_US = 3.0
 

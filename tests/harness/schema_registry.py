@@ -4,8 +4,8 @@ The Quarkus app comes from Maven Central (``fetch``) and is unpacked under ``.ca
 ``SchemaRegistry`` runs it as a child JVM on free loopback ports. Storage is H2 in a file in
 the registry's temp dir, so schemas (and their ids) survive ``stop()``/``restart()``.
 
-    python -m connector.testing.schema_registry fetch   # download only
-    python -m connector.testing.schema_registry run     # start, print SCHEMA_REGISTRY_URL=..., wait
+    python -m tests.harness.schema_registry fetch   # download only
+    python -m tests.harness.schema_registry run     # start, print SCHEMA_REGISTRY_URL=..., wait
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 import requests
 import structlog
 
-from connector.testing.kafka_broker import (
+from tests.harness.kafka_broker import (
     DEPENDENCY_PLUGIN,
     MARKER,
     HarnessError,
@@ -36,7 +36,7 @@ from connector.testing.kafka_broker import (
     run_mvn,
     run_until_signal,
 )
-from connector.testing.ports import LOOPBACK, free_ports, is_listening
+from tests.harness.ports import LOOPBACK, free_ports, is_listening
 
 log = structlog.get_logger(__name__)
 
@@ -213,7 +213,7 @@ class SchemaRegistry(JavaService):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connector.testing.schema_registry")
+    parser = argparse.ArgumentParser(prog="python -m tests.harness.schema_registry")
     parser.add_argument("command", choices=["fetch", "run"])
     parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args(argv)
