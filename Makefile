@@ -10,7 +10,7 @@ BENCH_ARGS ?=
 # which would downgrade the connector's librdkafka in $(VENV).
 QUIX   := .venv-quix
 
-.PHONY: demo test test-image soak lint unit integration bench emulator fetch-kafka fetch-helm chromium podman clean
+.PHONY: demo test test-image soak lint unit integration bench bench-rebalance emulator fetch-kafka fetch-helm chromium podman clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,10 @@ $(QUIX)/.installed: bench/peers/requirements-quix.txt | $(STAMP)
 # Figures next to targets (docs/benchmarks.md); never assertions. BENCH_ARGS="--quick" for a short run.
 bench: $(STAMP) fetch-kafka $(QUIX)/.installed
 	$(BIN)/python -m bench --quix-python $(QUIX)/bin/python $(BENCH_ARGS)
+
+# Eager vs incremental rebalancing while a group scales 2 -> 4 -> 2 workers (docs/rebalancing.md).
+bench-rebalance: $(STAMP) fetch-kafka
+	$(BIN)/python -m bench.rebalance $(BENCH_ARGS)
 
 emulator: $(STAMP)
 	$(BIN)/aep-connector emulator

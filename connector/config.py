@@ -63,6 +63,8 @@ class KafkaSettings:
     topics: tuple[str, ...]
     consumer: Mapping[str, Any] = field(default_factory=dict)
     producer: Mapping[str, Any] = field(default_factory=dict)
+    # auto: KIP-848 `consumer` protocol, cooperative-sticky `classic` where the broker lacks it
+    group_protocol: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +390,36 @@ def _topics(kafka: _Section) -> tuple[str, ...]:
 
 
 _PINNED_CONSUMER_KEYS = ("enable.auto.commit", "enable.auto.offset.store", "group.id", "bootstrap.servers")
+GROUP_PROTOCOLS = ("auto", "consumer", "classic")
+# librdkafka refuses these with group.protocol=consumer: the broker decides them (KIP-848)
+CLASSIC_ONLY_CONSUMER_KEYS = {
+    "session.timeout.ms": "group.consumer.session.timeout.ms",
+    "heartbeat.interval.ms": "group.consumer.heartbeat.interval.ms",
+    "partition.assignment.strategy": "group.consumer.assignors",
+    "group.protocol.type": None,
+}
+CONSUMER_ONLY_CONSUMER_KEYS = ("group.remote.assignor",)
+
+
+def group_protocol_problems(protocol: str, consumer: Mapping[str, Any]) -> list[str]:
+    """librdkafka settings in kafka.consumer that the chosen group protocol cannot take."""
+    problems = []
+    if "group.protocol" in consumer:
+        problems.append("kafka.consumer.group.protocol: set kafka.group_protocol (auto, consumer or classic) instead")
+    if protocol == "classic":
+        problems += [
+            f"kafka.consumer.{key}: applies to kafka.group_protocol consumer only (the KIP-848 protocol)"
+            for key in CONSUMER_ONLY_CONSUMER_KEYS if key in consumer
+        ]  # fmt: skip
+        return problems
+    for key, broker_key in CLASSIC_ONLY_CONSUMER_KEYS.items():
+        if key in consumer:
+            decided = f"; the broker decides it ({broker_key})" if broker_key else ""
+            problems.append(
+                f"kafka.consumer.{key}: applies to the classic group protocol only, and kafka.group_protocol is "
+                f"{protocol}{decided}; set kafka.group_protocol: classic to use it"
+            )
+    return problems
 
 
 def _kafka(root: _Section) -> KafkaSettings:
@@ -395,13 +427,17 @@ def _kafka(root: _Section) -> KafkaSettings:
     bootstrap = k.text("bootstrap_servers", required=True)
     group = k.text("group_id", "aep-connector")
     topics = _topics(k)
+    protocol = k.choice("group_protocol", "auto", GROUP_PROTOCOLS)
     consumer = k.mapping("consumer")
     for key in _PINNED_CONSUMER_KEYS:
         if key in consumer:
             k.problems.append(f"kafka.consumer.{key}: is managed by the connector and cannot be overridden")
+    k.problems.extend(group_protocol_problems(protocol, consumer))
     producer = k.mapping("producer")
     k.finish()
-    return KafkaSettings(bootstrap or "", group or "aep-connector", topics, dict(consumer), dict(producer))
+    return KafkaSettings(
+        bootstrap or "", group or "aep-connector", topics, dict(consumer), dict(producer), group_protocol=protocol
+    )
 
 
 def _url_ok(url: str) -> bool:

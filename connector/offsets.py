@@ -9,6 +9,7 @@ transaction markers), so the tracker keeps the offsets it actually saw.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from connector.records import TopicPartition
@@ -52,15 +53,18 @@ class OffsetTracker:
         elif state.pending and state.pending[0] < offset <= state.pending[-1]:
             state.done.add(offset)
 
-    def take_commits(self, everything: bool = False) -> dict[TopicPartition, int]:
+    def take_commits(
+        self, everything: bool = False, only: Collection[TopicPartition] | None = None
+    ) -> dict[TopicPartition, int]:
         """Offsets to commit now: partitions whose watermark moved since the last call, or all of them.
 
         `everything` re-sends watermarks already handed out: a commit can fail (broker down,
         rebalance) without the tracker knowing, and a watermark that no longer moves would
-        otherwise never be committed.
+        otherwise never be committed. `only` limits the answer to those partitions (a revocation).
         """
         out: dict[TopicPartition, int] = {}
-        for tp, state in self._parts.items():
+        parts = self._parts if only is None else {tp: self._parts[tp] for tp in only if tp in self._parts}
+        for tp, state in parts.items():
             if state.committable is not None and (everything or state.committable != state.committed):
                 out[tp] = state.committable
                 state.committed = state.committable

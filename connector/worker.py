@@ -248,10 +248,11 @@ class Worker:
                 self._next_gen += 1
                 self._gens[tp] = self._next_gen
         self.status.assigned = len(self._gens)
-        log.info("partitions_assigned", partitions=[f"{tp.topic}[{tp.partition}]" for tp in partitions])
+        if partitions:  # incremental rebalances also call this with nothing new
+            log.info("partitions_assigned", partitions=[f"{tp.topic}[{tp.partition}]" for tp in partitions])
 
     def on_revoked(self, partitions: Sequence[TopicPartition]) -> None:
-        """Give up `partitions` (only those): bounded grace for their deliveries, then commit what is final.
+        """Give up `partitions` (only those): bounded grace for their deliveries, then commit what is final of them.
 
         A delivery of them still in flight after `revoke_grace_s` is cancelled; the partition stays
         pinned to its lane, so if it comes back to this worker its records wait behind that delivery.
@@ -268,7 +269,11 @@ class Worker:
             self._dlq.flush(max(0.0, min(5.0, deadline - wait.monotonic())))
         except FatalError as exc:  # raised by the next step; the revocation itself completes
             self._fatal = self._fatal or exc
-        self._maybe_commit(self._clock.monotonic(), force=True)
+        # only the revoked partitions: the ones kept go on with the periodic commits
+        offsets = self._tracker.take_commits(everything=True, only=revoked)
+        if offsets:
+            self._source.commit(offsets, asynchronous=False)
+            m.LAST_COMMIT.set(self._clock.time())
         self._forget(revoked, "partitions_revoked")
 
     def on_lost(self, partitions: Sequence[TopicPartition]) -> None:

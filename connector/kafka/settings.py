@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.config import KafkaSettings
+from connector.config import CONSUMER_ONLY_CONSUMER_KEYS, KafkaSettings
 from connector.observability.librdkafka import client_callbacks
 
 
-def consumer_config(kafka: KafkaSettings) -> dict[str, Any]:
+def group_protocol(kafka: KafkaSettings) -> str:
+    """The group protocol a worker joins with first: `consumer` (KIP-848) unless `classic` was chosen."""
+    return "classic" if kafka.group_protocol == "classic" else "consumer"
+
+
+def consumer_config(kafka: KafkaSettings, protocol: str | None = None) -> dict[str, Any]:
+    """The consumer's librdkafka settings for `protocol` (`consumer` or `classic`; default: group_protocol()).
+
+    Both protocols rebalance incrementally: a membership change moves only the partitions that
+    change owner (docs/rebalancing.md). `consumer` is KIP-848: the broker assigns and times sessions
+    out, so the classic-only settings are left out. `classic` uses cooperative-sticky (KIP-429)
+    unless kafka.consumer names another strategy (`range` or `roundrobin`: eager, every member
+    gives up everything at each rebalance).
+    """
+    protocol = protocol or group_protocol(kafka)
     conf: dict[str, Any] = {
         "auto.offset.reset": "earliest",
-        "session.timeout.ms": 45_000,
         "max.poll.interval.ms": 300_000,
         # The pre-fetch queue counts toward RSS: 8 MiB keeps a 1M-record backlog under 200 MB (64 MiB: 305 MB).
         "queued.max.messages.kbytes": 8_192,
@@ -20,7 +33,14 @@ def consumer_config(kafka: KafkaSettings) -> dict[str, Any]:
         "fetch.queue.backoff.ms": 20,
         "log_level": 4,  # librdkafka's own stderr lines: warnings and worse
     }
-    conf.update(kafka.consumer)
+    user = dict(kafka.consumer)
+    if protocol == "classic":
+        conf.update({"session.timeout.ms": 45_000, "partition.assignment.strategy": "cooperative-sticky"})
+        for key in CONSUMER_ONLY_CONSUMER_KEYS:  # set for `auto`, which fell back to classic
+            user.pop(key, None)
+    else:
+        conf["group.protocol"] = "consumer"
+    conf.update(user)
     conf.update(
         {
             "bootstrap.servers": kafka.bootstrap_servers,

@@ -30,7 +30,7 @@ from typing import Self
 
 import structlog
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource  # type: ignore[attr-defined]
 from confluent_kafka.admin._listoffsets import OffsetSpec  # confluent_kafka.admin re-exports it untyped
 from confluent_kafka.cimpl import NewTopic
 
@@ -228,6 +228,10 @@ def _server_properties(ports: BrokerPorts, data_dir: Path) -> str:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # KIP-848 groups: the broker times sessions out (45 s by default); tests that kill a worker
+        # shorten it per group (consumer.session.timeout.ms), which these minimums allow
+        "group.consumer.min.session.timeout.ms": "6000",
+        "group.consumer.min.heartbeat.interval.ms": "500",
         # after a SIGKILL the restarted broker waits out its old session before it may register
         "broker.session.timeout.ms": "3000",
         "broker.heartbeat.interval.ms": "500",
@@ -450,6 +454,14 @@ def java_executable() -> str:
 
 def _admin(bootstrap: str) -> AdminClient:
     return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def set_group_config(bootstrap: str, group: str, config: dict[str, str], timeout_s: float = 30.0) -> None:
+    """Set KIP-848 group configs (``consumer.session.timeout.ms``, ``consumer.heartbeat.interval.ms``)."""
+    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in config.items()]
+    resource = ConfigResource(ConfigResource.Type.GROUP, group, incremental_configs=entries)
+    admin = _admin(bootstrap)  # kept referenced until the answer is in: a collected client fails the future
+    admin.incremental_alter_configs([resource])[resource].result(timeout_s)
 
 
 def create_topic(

@@ -199,6 +199,18 @@ def test_revocation_commits_final_prefix_and_forgets_partition() -> None:
     assert src.committed[P0] == 5, "late results of a revoked partition are ignored"
 
 
+def test_revocation_commits_only_the_revoked_partitions() -> None:
+    """An incremental revocation names some partitions: only those are committed (synchronously) then;
+    the partitions kept are left to the periodic commit."""
+    w, src, _, _, clock = make(max_records=3, commit_interval_ms=3_600_000)
+    src.feed([rec(P0, i, {"n": i}) for i in range(3)] + [rec(P1, i, {"n": i}) for i in range(3)])
+    drive(w, clock, lambda: w.status.delivered == 6)
+    before = len(src.commits)
+    src.revoke([P0])
+    assert src.commits[before:] == [{P0: 3}]
+    assert w.status.assigned == 1
+
+
 @pytest.mark.parametrize("n", [1, 3])
 def test_shutdown_delivers_buffered_and_commits(n: int) -> None:
     """stop() sends what is buffered, commits what became final and closes the source."""

@@ -33,6 +33,11 @@ PROBE_KEY = b"aep-connector-check-probe"
 PROBE_HEADER = "__aep.probe"
 _NO_LIMIT = 2**62
 _DAY_MS = 86_400_000
+PROTOCOLS = {  # what each kafka.group_protocol does (docs/rebalancing.md)
+    "auto": "KIP-848, or cooperative-sticky where the broker lacks it",
+    "consumer": "KIP-848",
+    "classic": "cooperative-sticky unless kafka.consumer names another assignor",
+}
 _WRITE_AUTH = ("TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED", "_AUTHENTICATION")
 
 
@@ -86,8 +91,12 @@ class KafkaChecks:
         except KafkaException as exc:
             return Finding("group", "warn", f"{group}: cannot describe the group: {exc.args[0].str()}")
         state = str(desc.state).rsplit(".", 1)[-1]
+        protocol = f"kafka.group_protocol {self._kafka.group_protocol} ({PROTOCOLS[self._kafka.group_protocol]})"
         if state == "DEAD":
-            return Finding("group", "ok", f"{group}: no such group yet (created when the first worker joins)")
+            detail = f"{group}: no such group yet (created when the first worker joins); {protocol}"
+            return Finding("group", "ok", detail)
+        kind = str(getattr(desc, "type", "")).rsplit(".", 1)[-1].lower()
+        protocol = f"a {kind} group; {protocol}" if kind in ("classic", "consumer") else protocol
         try:
             rows = LagReader(connection_config(self._kafka), self._timeout, admin=self._admin).rows(
                 group, self._kafka.topics
@@ -95,7 +104,7 @@ class KafkaChecks:
             lag = f", lag {sum(r.lag for r in rows)} over {len(rows)} partition(s)"
         except Exception as exc:  # the lag is a bonus; the state is the finding
             lag = f", lag unknown ({type(exc).__name__})"
-        return Finding("group", "ok", f"{group}: {state}, {len(desc.members)} member(s){lag}")
+        return Finding("group", "ok", f"{group}: {state}, {len(desc.members)} member(s){lag}; {protocol}")
 
     def dead_letter(self, meta: Any) -> list[Finding]:
         dl = self._settings.dead_letter

@@ -72,6 +72,7 @@ def test_everything_reachable_writes_nothing_and_exits_0(
     assert "2 partition(s)" in _line(lines, "topic", f"{name}-profiles")
     assert f"{name}-avro-a (3)" in _line(lines, "topic", f"^{name}-avro-.*", "matches")
     assert "no such group yet" in _line(lines, "group", f"{name}-group")
+    assert "kafka.group_protocol auto (KIP-848" in _line(lines, "group", f"{name}-group")
     assert "nothing written" in _line(lines, "dead-letter", "writable with acks=all on 2 partition(s)")
     assert _line(lines, "ims", "ok", "token obtained")
     assert "refused the empty batch" in _line(lines, "dcs", "ok", inlet) or "accepted an empty batch" in _line(

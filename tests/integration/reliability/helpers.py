@@ -16,15 +16,25 @@ import pytest
 import yaml
 
 from connector.emulator import EmulatorServer
-from tests.harness.kafka_broker import committed_offsets, create_topic
+from tests.harness.kafka_broker import committed_offsets, create_topic, set_group_config
 from tests.integration.pipeline.harness import Audit, Coord, fully_committed, write_config
 
 SOAK = os.environ.get("AEP_SOAK") == "1"
 soak_only = pytest.mark.slow  # deselected, and reported as not run, unless AEP_SOAK=1 (tests/conftest.py)
 INLET = "9b0cb233972f3b0092992284c7353f5eead496218e8441a79b25e9421ea127f5"
 
-# A killed member is evicted after its session times out; 6 s is the broker's minimum.
+# A killed member is evicted after its session times out; 6 s is the classic protocol's minimum.
+# Under KIP-848 (the default kafka.group_protocol) the broker decides it: see fast_group().
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+
+
+def fast_group(bootstrap: str, group: str) -> None:
+    """Evict a killed member of `group` after 6 s under the KIP-848 protocol, as FAST_GROUP does for classic.
+
+    The session timeout and heartbeat interval are the broker's (per group: KIP-848 group configs);
+    the test broker's minimums allow these values (tests/harness/kafka_broker.py).
+    """
+    set_group_config(bootstrap, group, {"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "500"})
 
 
 def make_topics(bootstrap: str, name: str, partitions: int, config: dict[str, str] | None = None) -> tuple[str, str]:
@@ -41,13 +51,17 @@ def write_worker_config(
     consumer: dict[str, Any] | None = None,
     producer: dict[str, Any] | None = None,
     schema_registry: dict[str, Any] | None = None,
+    group_protocol: str | None = None,
     **kwargs: Any,
 ) -> Path:
-    """`harness.write_config` plus librdkafka passthrough (kafka.consumer/producer) and schema_registry."""
+    """`harness.write_config` plus librdkafka passthrough (kafka.consumer/producer), kafka.group_protocol
+    and schema_registry."""
     write_config(path, **kwargs)
     config = yaml.safe_load(path.read_text(encoding="utf-8"))
     if consumer:
         config["kafka"]["consumer"] = consumer
+    if group_protocol:
+        config["kafka"]["group_protocol"] = group_protocol
     if producer:
         config["kafka"]["producer"] = producer
     if schema_registry:

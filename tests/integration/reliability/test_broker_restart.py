@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,11 +18,11 @@ from tests.integration.pipeline.harness import (
     wait_until,
 )
 from tests.integration.reliability.helpers import (
-    FAST_GROUP,
     INLET,
     DuplicateWindow,
     all_committed,
     distinct_delivered,
+    fast_group,
     log_tail,
     make_topics,
     report_duplicates,
@@ -46,7 +45,7 @@ def run_with_outage(
     records: int,
     down_s: float,
     kill: bool,
-    consumer: dict[str, Any] | None,
+    fast_eviction: bool,
 ) -> tuple[int, int]:
     """Stop (or SIGKILL) the broker at a quarter of the run for `down_s`; return (duplicates, delivered while down)."""
     bootstrap = broker.bootstrap
@@ -54,9 +53,11 @@ def run_with_outage(
     garbage = {records // 12, records // 3, records - 1}  # dead letters written around the outage count too
     values: list[bytes | None] = [b"{truncated" if i in garbage else event(i) for i in range(records)]
     produce(bootstrap, topic, values, partitions=4)
+    if fast_eviction:
+        fast_group(bootstrap, name)
     cfg = write_worker_config(
         tmp_path / "c.yaml", bootstrap=bootstrap, group=name, topics=[topic], dead_letter=dlq,
-        inlet_url=emulator.inlet_url(INLET), mappings=[audit_mapping(topic)], consumer=consumer,
+        inlet_url=emulator.inlet_url(INLET), mappings=[audit_mapping(topic)],
         batching=WINDOW.batching(max_buffered_records=4000), delivery=WINDOW.delivery(),
     )
     log = tmp_path / "worker.log"
@@ -90,7 +91,7 @@ def test_broker_stopped_and_restarted_mid_run_loses_nothing(
 ) -> None:
     """Broker down for 5 s mid-run (within the session timeout), then back: nothing lost, duplicates bounded."""
     duplicates, _ = run_with_outage(
-        own_kafka_broker, unique_name, emulator, tmp_path, records=30_000, down_s=5.0, kill=False, consumer=None
+        own_kafka_broker, unique_name, emulator, tmp_path, records=30_000, down_s=5.0, kill=False, fast_eviction=False
     )
     # The member outlives the outage, so the commits librdkafka queued land once the broker is back.
     assert duplicates <= WINDOW.per_disruption
@@ -103,7 +104,7 @@ def test_soak_broker_killed_past_the_session_timeout_loses_nothing(
 ) -> None:
     """Soak: broker SIGKILLed for longer than the session timeout: the group rebalances, nothing is lost."""
     duplicates, while_down = run_with_outage(
-        own_kafka_broker, unique_name, emulator, tmp_path, records=200_000, down_s=15.0, kill=True, consumer=FAST_GROUP
+        own_kafka_broker, unique_name, emulator, tmp_path, records=200_000, down_s=15.0, kill=True, fast_eviction=True
     )
     # The session expires, so what was delivered while the broker was away cannot be committed and is sent again.
     assert duplicates <= WINDOW.per_disruption + while_down
