@@ -209,7 +209,6 @@ class CompiledMapping:
         wrapper: Entity,
         source: str,
         envelope: Envelope | EdgeEvent,
-        xdm_schema: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = spec.name
         self.route = route
@@ -221,7 +220,6 @@ class CompiledMapping:
         self.spec = raw_spec
         self.parsed = spec
         self.envelope = envelope
-        self.xdm_schema = xdm_schema
         self.source = source  # the generated Python, for debugging
         self._entity = entity
         self._wrapper = wrapper
@@ -251,7 +249,6 @@ def compile_mapping(
     envelope: Envelope | EdgeEvent,
     env: CompileEnv,
     problems: list[str],
-    xdm_schema: Mapping[str, Any] | None = None,
 ) -> CompiledMapping | None:
     """Compile a parsed spec; append every expression problem to `problems`.
 
@@ -272,5 +269,4 @@ def compile_mapping(
         wrapper=wrapper,
         source=source,
         envelope=envelope,
-        xdm_schema=xdm_schema,
     )
