@@ -105,6 +105,14 @@ def load_average() -> str:
         return "unknown"
 
 
+def _client_version() -> str:
+    """confluent-kafka's version: a string in 2.x (`version()[0]` gave its first character), a tuple before."""
+    import confluent_kafka
+
+    v = confluent_kafka.version()
+    return v if isinstance(v, str) else str(v[0])
+
+
 def machine() -> dict[str, str]:
     """nproc, CPU model, memory, OS, Python, librdkafka and confluent-kafka versions."""
     model = "unknown"
@@ -132,6 +140,6 @@ def machine() -> dict[str, str]:
         "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
         "OS": f"{platform.system()} {platform.release()}",
         "Python": sys.version.split()[0],
-        "confluent-kafka / librdkafka": f"{confluent_kafka.version()[0]} / {confluent_kafka.libversion()[0]}",
+        "confluent-kafka / librdkafka": f"{_client_version()} / {confluent_kafka.libversion()[0]}",
         "Kafka broker": f"Apache Kafka {KAFKA_VERSION} (KRaft, single node, same host)",
     }
