@@ -182,11 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     wall = time.monotonic() - t0
     before = float(load_before.split()[0]) if load_before[:1].isdigit() else 0.0
-    warning = busy_warning(before, other_work(results))
+    others = other_work(results)
+    warning = busy_warning(before, others)
     results.notes.append(
         f"load average (1, 5, 15 min) before the run: {load_before}; after: {load_average()} "
         f"(the bench's own broker, emulator and workers raise it); other processes took at most "
-        f"{other_work(results):.0%} of the cores during a connector run"
+        f"{others:.0%} of the cores during a connector run"
     )
     print()
     for key, value in machine().items():

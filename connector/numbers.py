@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 DOUBLE_DIGITS = 15
+ORJSON_INT_MIN, ORJSON_INT_MAX = -(2**63), 2**64 - 1  # orjson reads and writes integers in this range exactly
 _PLAIN = 50  # beyond 10**50 (or below 10**-50), a Decimal is written with an exponent
 
 
@@ -68,9 +69,6 @@ def json_bytes(v: Any, *, indent: bool = False, sort_keys: bool = False) -> byte
         return orjson.dumps(big_ints_exact(v), default=json_default, option=option or None)
 
 
-_I64_MIN, _U64_MAX = -(2**63), 2**64 - 1
-
-
 def big_ints_exact(v: Any) -> Any:
     """A copy of `v` whose integers outside orjson's 64-bit range are JSON number fragments.
 
@@ -81,6 +79,6 @@ def big_ints_exact(v: Any) -> Any:
         return {k: big_ints_exact(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
         return [big_ints_exact(x) for x in v]
-    if v.__class__ is int and not _I64_MIN <= v <= _U64_MAX:
+    if v.__class__ is int and not ORJSON_INT_MIN <= v <= ORJSON_INT_MAX:
         return orjson.Fragment(str(v))
     return v

@@ -30,6 +30,7 @@ def emulator() -> Iterator[EmulatorServer]:
 
 
 SOAK = os.environ.get("AEP_SOAK") == "1"
+_SOAK_DESELECTED = pytest.StashKey[int]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,9 +42,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if not item.get_closest_marker("slow")]
         config.stash[_SOAK_DESELECTED] = len(slow)
-
-
-_SOAK_DESELECTED = pytest.StashKey[int]()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -17,10 +17,9 @@ from typing import Any
 import orjson
 
 from connector.errors import DecodeError
-from connector.numbers import DOUBLE_DIGITS, significant_digits
+from connector.numbers import DOUBLE_DIGITS, ORJSON_INT_MAX, ORJSON_INT_MIN, significant_digits
 from connector.records import SourceRecord
 
-_I64_MIN, _U64_MAX = -(2**63), 2**64 - 1  # orjson reads integers in this range exactly
 # One C-level pass: the bytes that can start a number (after ':' ',' '[') become '#', the bytes a
 # number and the whitespace before it are made of become '0'; '#' itself becomes 'x'. A number of
 # 16 or more digits then shows as '#' followed by 16 '0's. Text inside a string can show the same
@@ -33,7 +32,7 @@ def double_loses(token: bytes) -> bool:
     """Whether orjson would read this JSON number token with lost digits."""
     text = token.decode("ascii").lower()
     if "." not in text and "e" not in text:
-        return not _I64_MIN <= int(text) <= _U64_MAX
+        return not ORJSON_INT_MIN <= int(text) <= ORJSON_INT_MAX
     return significant_digits(text) > DOUBLE_DIGITS
 
 
@@ -43,7 +42,7 @@ def _exact_float(text: str) -> float | Decimal:
 
 def _exact_int(text: str) -> int | Decimal:
     n = int(text)
-    return n if _I64_MIN <= n <= _U64_MAX else Decimal(text)
+    return n if ORJSON_INT_MIN <= n <= ORJSON_INT_MAX else Decimal(text)
 
 
 def loads_exact(data: bytes) -> Any:
