@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from connector.numbers import big_ints_exact, json_bytes, json_default
+from connector.numbers import json_bytes, json_default
 
 
 def encode(envelope: dict[str, Any], *, indent: bool = False) -> bytes:
@@ -15,8 +15,8 @@ def encode(envelope: dict[str, Any], *, indent: bool = False) -> bytes:
         return json_bytes(envelope, indent=True)
     try:
         return orjson.dumps(envelope, default=json_default)  # the hot path: orjson.dumps, the hook only for Decimals
-    except TypeError:  # an integer past 64 bits (orjson refuses it without calling the hook)
-        return orjson.dumps(big_ints_exact(envelope), default=json_default)
+    except TypeError:  # an integer past 64 bits: the general writer handles it (rare, so trying twice is fine)
+        return json_bytes(envelope)
 
 
 def content_type(schema_version: str) -> str:
