@@ -49,6 +49,21 @@ fetching again, so the plain consumer read ~34k records/s against ~570k with lib
 The connector now sets `fetch.queue.backoff.ms: 20` (the queue stays at 8 MiB for RSS), and both
 ceilings are measured; the worker's share of them is information, not a target.
 
+**Partition runs (2026-11-27).** librdkafka hands out a partition's records in runs of one fetch
+response, up to `max.partition.fetch.bytes` of compressed data: with its 1 MiB default, runs of
+~12,000 bench records (lz4 shrinks the bench events ~12x; ~4,400 for JSON that shrinks 3x). The
+worker keeps one request in flight per partition (offset order), so during a run three of the four
+lanes stood idle and the run's partition reached its buffer share (`max_buffered_records` / 4 =
+2,500) and closed the poll gate: instrumented, 139 closures and ~5 s of a ~20 s run with the loop
+thread waiting (py-spy: 23 % of its samples). The connector now sets `max.partition.fetch.bytes:
+131072`: runs of ~800 records, no gate closure in the same run, +6 to +29 % in three interleaved
+rounds (`tests/integration/pipeline/test_partition_runs.py` shows the runs on a real broker,
+librdkafka's default as the control).
+
+**Delivery answers.** The delivery threads parsed each batch answer through an `Entry` per message
+(~5 us per record, holding the GIL the loop thread needs); an all-success answer is now read
+directly (~1.4 us), anything else takes the general parse.
+
 **Hot path, instructions per record** (callgrind, `python -m bench.hotpath --callgrind`, bench
 workload; machine-independent, so decided on a shared machine). "Before" is main with exact
 decimals merged, the same code except this work:
