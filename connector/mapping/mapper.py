@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from connector.errors import MappingError
-from connector.mapping.codegen import ORIGIN, EntityCodegen, wrapper_source
+from connector.mapping.codegen import EntityCodegen, envelope_source
 from connector.mapping.compiler import (
     UNSET,
     Namespace,
@@ -202,9 +202,12 @@ def generate(
     (a dict display: fresh objects per record, no per-record header copying); else `envelope.wrap`.
     """
     ns = Namespace()
-    source = EntityCodegen(spec, env, problems, ns).function()
-    source += "\n\n" + (wrapper_source(envelope.wrap) or "def wrapper(record, value, key):\n"
-                                                            f"    return _wrap(entity(record, value, key), {ORIGIN})\n")
+    body = EntityCodegen(spec, env, problems, ns).body()
+    # the body twice: `wrapper` builds the entity itself rather than calling `entity` (a frame less per record)
+    source = (
+        f"def entity(record, value, key):\n{body}    return _o0\n\n\n"
+        f"def wrapper(record, value, key):\n{body}    return {envelope_source(envelope.wrap, '_o0')}\n"
+    )
     names = {
         **_RUNTIME,
         "_read_key": key_reader(KEY_DECODERS[spec.key_format]),

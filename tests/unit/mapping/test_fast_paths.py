@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connector.errors import MappingError
@@ -27,8 +27,11 @@ from connector.mapping.timestamps import (
     rfc3339,
     to_datetime,
 )
+from connector.mapping.values import clean
+from tests.unit.mapping.helpers import BASE, compile_one, record
 
 NOW = 1_750_000_000.0
+PROFILE = BASE.replace("experienceevent", "profile")
 DATETIMES = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
 ZONES = st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-9, minutes=-30))])
 
@@ -143,3 +146,68 @@ def test_event_timestamp_fast_path_equals_normalise_and_guard(text: str, policy:
         assert got[:2] == want[:2]
     else:
         assert got == want
+
+
+# -- functions written inline in the generated code (compiler._INLINE) -----------------------------
+
+INLINED = ["lower", "upper", "trim", "to_string", "to_int", "to_float"]
+CHAINS = [(name,) for name in INLINED] + [("lower", "trim"), ("to_int", "to_float")]  # outermost first
+_MAPPINGS: dict[str, Any] = {}
+ANY = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.decimals()
+    | st.text(max_size=12)
+    | st.sampled_from(["", " a B ", "İ", "ß", "12", " 7 ", "1e400", "nan", "-0.0"])
+    | st.datetimes(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _expression(chain: tuple[str, ...]) -> str:
+    return "".join(f"{name}(" for name in chain) + "value.x" + ")" * len(chain)
+
+
+def _mapped(chain: tuple[str, ...], x: Any) -> tuple[Any, ...]:
+    expr = _expression(chain)
+    mapping = _MAPPINGS.get(expr)
+    if mapping is None:
+        mapping = _MAPPINGS[expr] = compile_one(PROFILE + f"fields:\n  out: {expr}\n")
+    try:
+        return ("ok", mapping.map(record(), {"email": "a@b.c", "x": x})["body"]["xdmEntity"].get("out"))
+    except MappingError as exc:
+        return ("error", exc.reason, exc.message)
+
+
+def _called(chain: tuple[str, ...], x: Any) -> tuple[Any, ...]:
+    """The library functions called one by one (what the generated code did before inlining)."""
+    expr = _expression(chain)
+    try:
+        for name in reversed(chain):
+            impl = REGISTRY[name].impl
+            assert impl is not None
+            x = impl(x)
+    except FunctionError as exc:
+        return ("error", exc.reason, f"out: {exc.message} (expression: {expr})")
+    except Exception as exc:  # as mapper._fail words it
+        return ("error", "mapping-failed", f"out: {type(exc).__name__}: {exc} (expression: {expr})")
+    return ("ok", clean(x))
+
+
+@settings(max_examples=600, deadline=None)
+@given(chain=st.sampled_from(CHAINS), x=ANY)
+@example(chain=("to_float",), x=float("inf"))
+@example(chain=("to_float",), x=float("nan"))
+@example(chain=("to_float",), x=-0.0)
+@example(chain=("to_int",), x=True)
+@example(chain=("to_int",), x=2.5)
+@example(chain=("to_string",), x=12)
+@example(chain=("to_string",), x=False)
+@example(chain=("to_string",), x=1.0)
+@example(chain=("lower", "trim"), x=" A ")
+@example(chain=("upper",), x=7)
+def test_inlined_functions_give_what_the_library_functions_give(chain: tuple[str, ...], x: Any) -> None:
+    assert _mapped(chain, x) == _called(chain, x)
