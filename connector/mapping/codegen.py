@@ -58,16 +58,16 @@ class EntityCodegen:
 
     # ------------------------------------------------------------------ the function
 
-    def function(self) -> str:
+    def body(self) -> str:
+        """The statements building the entity in `_o0` (one function's body, indented once)."""
         spec = self.spec
         top = Block({"value": "value"}, self.local)
         at = _At((top,), 1)
         at.add("_o0 = {}")
         self.obj_fields(spec.fields, "_o0", at, self.specials(spec))
         self.identities(spec.identities, at)
-        at.add("return _o0")
         prologue = ["    " + line for line in top.prologue()]
-        return "\n".join(["def entity(record, value, key):", *prologue, *at.lines]) + "\n"
+        return "\n".join([*prologue, *at.lines]) + "\n"
 
     def specials(self, spec: MappingSpec) -> dict[str, Special]:
         """`_id` and `timestamp` of events (see compile_mapping for the rules)."""
@@ -235,18 +235,21 @@ class EntityCodegen:
             first = ident.namespace not in lists
             lst = lists.setdefault(ident.namespace, self.local("_i"))
             v, ids = self.local("_v"), self.local("_v")
-            values = f"(({v},) if {v} else ()) if {v}.__class__ is str else _identity_values({v})"
-            self.tried([f"{v} = {expr.code if expr else 'None'}", f"{ids} = {values}"], (target, ident.value), at)
-            if ident.primary:
-                at.add(f"if not {ids}:")
-                at.add(f"raise _no_identity({ident.namespace!r}, {ident.value!r})", 1)
+            self.tried([f"{v} = {expr.code if expr else 'None'}"], (target, ident.value), at)
             state, primary = ident.authenticated_state, ident.primary
+            missing = f"raise _no_identity({ident.namespace!r}, {ident.value!r})"
+            # a non-empty str (the common case) is the one id; anything else goes through _identity_values
+            one = f"{{'id': {v}, 'authenticatedState': {state!r}, 'primary': {primary!r}}}"
+            at.add(f"if {v}.__class__ is str and {v}:")
+            at.add(f"{lst} = [{one}]" if first else f"{lst}.append({one})", 1)
+            at.add("else:")
+            values = f"{ids} = () if {v}.__class__ is str else _identity_values({v})"
+            self.tried([values], (target, ident.value), at.inner())
+            if ident.primary:
+                at.add(f"if not {ids}:", 1)
+                at.add(missing, 2)
             items = f"_identity_items({ids}, {state!r}, {primary!r})"
-            if first:
-                one = f"{{'id': {ids}[0], 'authenticatedState': {state!r}, 'primary': {primary!r}}}"
-                at.add(f"{lst} = [{one}] if len({ids}) == 1 else {items}")
-            else:
-                at.add(f"{lst}.extend({items})")
+            at.add(f"{lst} = {items}" if first else f"{lst}.extend({items})", 1)
         at.add("_m = {}")
         for ns, lst in lists.items():
             at.add(f"if {lst}:")
@@ -264,21 +267,21 @@ class _IdSpec:
 ORIGIN = 'f"{record.topic}/{record.partition}/{record.offset}"'  # the record's origin, as map() passes it
 
 
-def wrapper_source(wrap: Callable[[dict[str, object], str], dict[str, object]]) -> str | None:
-    """`wrapper(record, value, key)`: the envelope as one dict display around `entity(...)`, or None.
+def envelope_source(wrap: Callable[[dict[str, object], str], dict[str, object]], entity_code: str) -> str:
+    """The envelope around the entity `entity_code` evaluates to: one dict display, or a call of `_wrap`.
 
-    The template is what `wrap(entity, origin)` builds for two different entities and origins, so it
-    must be a pure function of them made of literal values (Envelope and EdgeEvent are); anything
-    else keeps `wrap`.
+    The display is what `wrap(entity, origin)` builds for two different entities and origins, so it
+    must be a pure function of them made of literal values (Envelope and EdgeEvent are): fresh
+    objects per record, no per-record header copying. Anything else keeps `wrap`.
     """
     sources = []
     for n in (1, 2):
         entity: dict[str, object] = {"entity": n}
         origin = f"\x00origin-{n}"
-        sources.append(_template(wrap(entity, origin), {id(entity): "entity(record, value, key)", id(origin): ORIGIN}))
+        sources.append(_template(wrap(entity, origin), {id(entity): entity_code, id(origin): ORIGIN}))
     if sources[0] is None or sources[0] != sources[1]:
-        return None
-    return f"def wrapper(record, value, key):\n    return {sources[0]}\n"
+        return f"_wrap({entity_code}, {ORIGIN})"
+    return sources[0]
 
 
 def _template(v: object, markers: dict[int, str]) -> str | None:

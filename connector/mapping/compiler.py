@@ -268,6 +268,13 @@ class ExpressionCompiler:
                 return None
         assert impl is not None
         fn = self.ns.bind(impl, "_f")
+        inline = _INLINE.get(node.name) if spec.prepare is None and len(args) == 1 else None
+        if inline is not None:
+            code = args[0].code
+            if code.isidentifier():
+                return Expr(inline(code, code, fn), raises=True)
+            w = self.local("_w")
+            return Expr(inline(f"({w} := {code})", w, fn), raises=True)
         return Expr(f"{fn}({', '.join(a.code for a in args)})", raises=True)
 
     def arguments(
@@ -330,6 +337,21 @@ def _and(c: ExpressionCompiler, a: list[str]) -> str:
 def _or(c: ExpressionCompiler, a: list[str]) -> str:
     return "(" + " or ".join(f"_truthy({x})" for x in a) + ")"
 
+
+# The first lines of some one-argument functions of functions.py, written inline: the common type
+# is handled here exactly as the function handles it, anything else calls the function. Each gets
+# (the argument's code where it is evaluated first, the name holding it, the bound function).
+_INLINE: dict[str, Callable[[str, str, str], str]] = {
+    "lower": lambda first, a, f: f"({a}.lower() if {first}.__class__ is str else {f}({a}))",
+    "upper": lambda first, a, f: f"({a}.upper() if {first}.__class__ is str else {f}({a}))",
+    "trim": lambda first, a, f: f"({a}.strip() if {first}.__class__ is str else {f}({a}))",
+    "to_string": lambda first, a, f: (
+        f"({a} if {first}.__class__ is str else str({a}) if {a}.__class__ is int else {f}({a}))"
+    ),
+    "to_int": lambda first, a, f: f"({a} if {first}.__class__ is int else {f}({a}))",
+    # a float that is finite (x - x is 0.0 exactly then; nan for inf and nan), as math.isfinite says
+    "to_float": lambda first, a, f: f"({a} if {first}.__class__ is float and {a} - {a} == 0.0 else {f}({a}))",
+}
 
 _LAZY: dict[str, Callable[[ExpressionCompiler, list[str]], str]] = {
     "if": _if, "coalesce": _coalesce, "default": _default, "and": _and, "or": _or,

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import math
+import operator
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +33,7 @@ from decimal import (
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connector.mapping.timestamps import UNITS, BadTimestamp, rfc3339, to_datetime
+from connector.mapping.timestamps import UNITS, BadTimestamp, epoch_text, rfc3339, to_datetime
 from connector.mapping.values import clean, to_text
 from connector.numbers import parse_number
 from connector.quoting import quote
@@ -414,9 +415,13 @@ def _to_bool(x: Any) -> Any:
 
 def _arith(name: str, op: Callable[[Any, Any], Any], exact: Callable[[Decimal, Decimal], Decimal]) -> None:
     def impl(a: Any, b: Any) -> Any:
-        x, y = _num(name, a), _num(name, b)
-        if x is None or y is None:
-            return None
+        t, u = a.__class__, b.__class__
+        if (t is int or t is float) and (u is int or u is float):  # what _num returns as it is
+            x, y = a, b
+        else:
+            x, y = _num(name, a), _num(name, b)
+            if x is None or y is None:
+                return None
         try:
             if x.__class__ is Decimal or y.__class__ is Decimal:
                 return exact(as_decimal(x), as_decimal(y))
@@ -428,23 +433,26 @@ def _arith(name: str, op: Callable[[Any, Any], Any], exact: Callable[[Decimal, D
     REGISTRY[name] = Function(name, 2, 2, impl=impl, signature=f"{name}(a, b)")
 
 
-_arith("add", lambda a, b: a + b, EXACT.add)
-_arith("sub", lambda a, b: a - b, EXACT.subtract)
-_arith("mul", lambda a, b: a * b, EXACT.multiply)
-_arith("div", lambda a, b: a / b, DIVISION.divide)
+_arith("add", operator.add, EXACT.add)
+_arith("sub", operator.sub, EXACT.subtract)
+_arith("mul", operator.mul, EXACT.multiply)
+_arith("div", operator.truediv, DIVISION.divide)
 
 
 @_register("round", 1, 2, "round(x[, digits])  (half away from zero)")
 def _round(x: Any, digits: Any = 0) -> Any:
-    n = _num("round", x)
+    n = x if x.__class__ is float else _num("round", x)
     if n is None:
         return None
-    if not isinstance(digits, int) or isinstance(digits, bool) or not -20 <= digits <= 20:
+    if (
+        digits.__class__ is not int and (not isinstance(digits, int) or isinstance(digits, bool))
+    ) or not -20 <= digits <= 20:
         raise _type_error("round", "an integer number of digits", digits)
-    if isinstance(n, int) and digits >= 0:
-        return n
-    if isinstance(n, Decimal):
-        return _round_decimal(n, digits, x)
+    if n.__class__ is not float:  # a float (the common case) is neither of these
+        if isinstance(n, int) and digits >= 0:
+            return n
+        if isinstance(n, Decimal):
+            return _round_decimal(n, digits, x)
     if isinstance(n, float) and math.isfinite(n):
         scaled = abs(n) * 10.0**digits
         if abs(scaled - math.floor(scaled) - 0.5) > 1e-6:  # not near a tie: the binary value rounds the same
@@ -517,10 +525,17 @@ def _sha256_email(x: Any) -> Any:
 
 
 def _joined(name: str, xs: Sequence[Any]) -> str | None:
-    parts = [_str(name, x) for x in xs]
-    if all(p is None or p == "" for p in parts):
-        return None
-    return _SEP.join(p or "" for p in parts)
+    """The inputs as text joined by _SEP (None and "" as ""); None when all are None or ""."""
+    parts = []
+    empty = True
+    for x in xs:
+        p = x if x.__class__ is str else _str(name, x)
+        if p:
+            empty = False
+            parts.append(p)
+        else:
+            parts.append("")
+    return None if empty else _SEP.join(parts)
 
 
 @_register("hash_id", 1, None, "hash_id(x, ...)  (sha256 hex of the inputs)")
@@ -590,7 +605,17 @@ def _format(fmt: Any) -> tuple[str | None, str | None]:
 
 
 def _timestamp_impl(fmt: str | None, unit: str | None, tz: tzinfo, as_date: bool) -> Impl:
+    # An int epoch in a known unit: its text from integer arithmetic, as from_epoch computes the
+    # microseconds (the general way below builds a datetime first, ~4x the cost); out of range
+    # falls through to the general way and its error.
+    per_us = {"s": 1_000_000, "ms": 1_000, "us": 1}.get(unit or "", 0) if not as_date else 0
+    nanos = unit == "ns" and not as_date
+
     def impl(x: Any) -> Any:
+        if (per_us or nanos) and x.__class__ is int:
+            text = epoch_text(x * per_us if per_us else x // 1000)
+            if text is not None:
+                return text
         if x is None or x == "":
             return None
         if as_date and isinstance(x, date) and not isinstance(x, datetime):

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import linecache
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from connector.errors import MappingError
-from connector.mapping.codegen import ORIGIN, EntityCodegen, wrapper_source
+from connector.mapping.codegen import EntityCodegen, envelope_source
 from connector.mapping.compiler import (
     UNSET,
     Namespace,
@@ -96,10 +97,18 @@ def default_event_id(record: SourceRecord) -> str:
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
-def _timestamp_check(guard: Callable[[str, float], str]) -> Callable[[Any, str], str]:
-    """The event timestamp: present, readable (RFC 3339 UTC), and past `guard`'s future policy."""
+def timestamp_check(policy: str, tolerance_s: float, clock: Callable[[], float]) -> Callable[[Any, str], str]:
+    """The event timestamp: present, readable (RFC 3339 UTC), and past the mapping's future policy.
 
-    def timestamp(v: Any, expr: str) -> str:
+    Text already in the form `rfc3339` writes (what most producers send, and what epoch_ms() and
+    friends return) is checked inline: parsed once for validity and its epoch, compared with the
+    clock, and returned as it is, exactly as `normalise` + `future_guard` would. Everything else,
+    and every failure, goes the general way (`checked`), so values and errors are the same.
+    """
+    guard = future_guard(policy, tolerance_s, clock)
+    parse = datetime.fromisoformat
+
+    def checked(v: Any, expr: str) -> str:
         if v is None or v == "":
             raise MappingError(
                 f"timestamp: missing timestamp (expression: {expr})",
@@ -114,6 +123,26 @@ def _timestamp_check(guard: Callable[[str, float], str]) -> Callable[[Any, str],
             raise MappingError(
                 f"timestamp: {exc} (expression: {expr})", target="timestamp", expression=expr, reason=reason
             ) from exc
+
+    def timestamp(v: Any, expr: str) -> str:
+        if v.__class__ is str:
+            n = len(v)
+            if (  # timestamps.is_utc_text, inlined
+                (n == 20 or (n in {24, 27} and v[19] == "."))
+                and v[n - 1] == "Z"
+                and v[10] == "T"
+                and v[4] == "-"
+                and v[7] == "-"
+                and v[13] == ":"
+                and v[16] == ":"
+            ):
+                try:
+                    epoch = parse(v).timestamp()
+                except ValueError:
+                    return checked(v, expr)
+                if epoch <= clock() + tolerance_s:
+                    return v
+        return checked(v, expr)
 
     return timestamp
 
@@ -173,14 +202,17 @@ def generate(
     (a dict display: fresh objects per record, no per-record header copying); else `envelope.wrap`.
     """
     ns = Namespace()
-    source = EntityCodegen(spec, env, problems, ns).function()
-    source += "\n\n" + (wrapper_source(envelope.wrap) or "def wrapper(record, value, key):\n"
-                                                            f"    return _wrap(entity(record, value, key), {ORIGIN})\n")
+    body = EntityCodegen(spec, env, problems, ns).body()
+    # the body twice: `wrapper` builds the entity itself rather than calling `entity` (a frame less per record)
+    source = (
+        f"def entity(record, value, key):\n{body}    return _o0\n\n\n"
+        f"def wrapper(record, value, key):\n{body}    return {envelope_source(envelope.wrap, '_o0')}\n"
+    )
     names = {
         **_RUNTIME,
         "_read_key": key_reader(KEY_DECODERS[spec.key_format]),
         "_now": now_reader(env.clock),
-        "_timestamp": _timestamp_check(future_guard(spec.future_timestamps, spec.future_tolerance_s, env.clock)),
+        "_timestamp": timestamp_check(spec.future_timestamps, spec.future_tolerance_s, env.clock),
         "_wrap": envelope.wrap,
         **ns.globals,
     }
