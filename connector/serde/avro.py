@@ -56,11 +56,9 @@ def read_exact(data: bytes, offset: int, schema: ParsedSchema, what: str, source
     fast = compiled_reader(schema)
     if fast is not None and type(data) is bytes:
         try:
-            value, end = fast(data, offset)
-        except Exception:  # any doubt: fastavro decides, with its precise reason
-            end = -1
-        if end == len(data):
-            return value
+            return fast(data, offset)
+        except Exception:  # noqa: S110 - any doubt: fastavro decides, with its precise reason
+            pass
     return read_slow(data, offset, schema, what, source)
 
 
@@ -138,11 +136,9 @@ class AvroDeserializer:
             fast = self._readers.get(data[:HEADER_SIZE])
             if fast is not None:
                 try:
-                    value, end = fast(data, HEADER_SIZE)
-                except Exception:  # any doubt: the checked path decides, with fastavro's reason
-                    end = -1
-                if end == len(data):
-                    return value
+                    return fast(data, HEADER_SIZE)
+                except Exception:  # noqa: S110 - any doubt: the checked path decides (fastavro, its reason)
+                    pass
         return self._checked(data)
 
     def _checked(self, data: bytes | None) -> Any:

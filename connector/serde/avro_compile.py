@@ -25,8 +25,8 @@ from typing import Any
 
 from fastavro.read import LOGICAL_READERS
 
-CompiledReader = Callable[[bytes, int], tuple[Any, int]]
-"""(data, offset) -> (datum, offset after it); raises on anything it does not accept."""
+CompiledReader = Callable[[bytes, int], Any]
+"""(data, offset) -> the datum at offset, which must end where data ends; raises on anything it does not accept."""
 
 _PRIMITIVE = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 _SIMPLE = {
@@ -236,7 +236,7 @@ class _Compiler:
             self.pending.append((self.functions[key], schema))
         return self.functions[key]
 
-    def record_body(self, fn: str, schema: dict[str, Any]) -> None:
+    def record_body(self, fn: str, schema: dict[str, Any], top: bool = False) -> None:
         fields = schema.get("fields")
         if not isinstance(fields, list):
             raise Unsupported("record without fields")
@@ -248,7 +248,11 @@ class _Compiler:
             t = self.var()
             self.emit(field["type"], out, "    ", t)
             names.append(f"{field['name']!r}: {t}")
-        out.append(f"    return {{{', '.join(names)}}}, p")
+        if top:
+            out.append("    if p != len(d): _reject('trailing bytes')")
+            out.append(f"    return {{{', '.join(names)}}}")
+        else:
+            out.append(f"    return {{{', '.join(names)}}}, p")
         self.lines.extend(out)
 
 
@@ -262,12 +266,12 @@ def compile_reader(schema: Any) -> CompiledReader | None:
     top = ["def read(d, p):"]
     try:
         root = named.get(schema, schema) if isinstance(schema, str) else schema
-        entry = compiler.record_function(root) if isinstance(root, dict) and root.get("type") == "record" else "read"
-        if entry == "read":
-            compiler.emit(schema, top, "    ", "v0")
-            top.append("    return v0, p")
-        else:
+        if isinstance(root, dict) and root.get("type") == "record":
+            compiler.record_body("read", root, top=True)  # inlined; a recursive reference gets its own function
             top = []
+        else:
+            compiler.emit(schema, top, "    ", "v0")
+            top += ["    if p != len(d): _reject('trailing bytes')", "    return v0"]
         while compiler.pending:
             compiler.record_body(*compiler.pending.pop())
         source = "\n".join(compiler.lines + top) + "\n"
@@ -276,7 +280,7 @@ def compile_reader(schema: Any) -> CompiledReader | None:
         return None
     namespace = dict(compiler.ns)
     exec(code, namespace)  # noqa: S102 - source built from the parsed schema, names and symbols by repr
-    reader: CompiledReader = namespace[entry]
+    reader: CompiledReader = namespace["read"]
     return reader
 
 
