@@ -45,6 +45,7 @@ from connector.aep.responses import (
     classify,
     parse_batch,
     parse_single,
+    plain_successes,
     problem_message,
     retry_after,
     retry_cause,
@@ -288,6 +289,12 @@ class _Delivery:
             if entry is None:
                 return self.unreadable(chunk, answer, "body is not a JSON object")
             self.outcomes[chunk.indices[0]] = Accepted(entry.xaction_id)
+            return []
+        ids = plain_successes(answer.body, len(chunk.indices))
+        if ids is not None:
+            outcomes = self.outcomes
+            for index, xid in zip(chunk.indices, ids, strict=True):
+                outcomes[index] = Accepted(xid)
             return []
         parsed = parse_batch(answer.body, len(chunk.indices))
         if parsed.entries is None:

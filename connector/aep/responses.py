@@ -147,6 +147,30 @@ def parse_batch(body: bytes, count: int) -> BatchParse:
     return BatchParse(entries)
 
 
+def plain_successes(body: bytes, count: int) -> list[str] | None:
+    """The xactionIds of a batch answer in which every entry is a plain success, or None.
+
+    A plain success is the documented `{"xactionId": "..."}` with no status key. This is the answer
+    to nearly every request, so it is read without building an Entry per message; any other answer
+    (a status key, a missing id, a wrong length, not JSON) returns None and `parse_batch` decides.
+    """
+    doc = _json(body)
+    if doc.__class__ is not dict:
+        return None
+    responses = doc.get("responses")
+    if responses.__class__ is not list or len(responses) != count:
+        return None
+    ids: list[str] = []
+    for raw in responses:
+        if raw.__class__ is not dict or "statusCode" in raw or "status" in raw:
+            return None
+        xid = raw.get("xactionId")
+        if xid.__class__ is not str:
+            return None
+        ids.append(xid)
+    return ids
+
+
 def parse_single(body: bytes) -> Entry | None:
     """A single-message 2xx answer: `{"xactionId": ...}`; None when the body is not a JSON object."""
     doc = _json(body)

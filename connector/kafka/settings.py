@@ -31,6 +31,11 @@ def consumer_config(kafka: KafkaSettings, protocol: str | None = None) -> dict[s
         # A full queue postpones the partition's next fetch by this long (librdkafka: 1000 ms). A small
         # queue is full often, and a 1 s sleep each time starved the worker (docs/benchmarks.md).
         "fetch.queue.backoff.ms": 20,
+        # librdkafka hands out a partition's records in runs of one fetch response, up to this many
+        # (compressed) bytes. The worker keeps one request in flight per partition (order), so a run
+        # of ~12k compressible records (librdkafka's 1 MiB) left 3 lanes idle and closed the poll gate
+        # on the fourth for ~20 % of a run (docs/benchmarks.md); 128 KiB interleaves the partitions.
+        "max.partition.fetch.bytes": 131_072,
         "log_level": 4,  # librdkafka's own stderr lines: warnings and worse
     }
     user = dict(kafka.consumer)

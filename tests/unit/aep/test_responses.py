@@ -6,6 +6,8 @@ from email.utils import formatdate
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connector.aep.responses import (
     Action,
@@ -14,6 +16,7 @@ from connector.aep.responses import (
     classify,
     parse_batch,
     parse_single,
+    plain_successes,
     problem_message,
     retry_after,
     retry_cause,
@@ -131,3 +134,42 @@ def test_retry_after_seconds_and_http_date() -> None:
     assert retry_after("soon", now) is None
     assert retry_after("inf", now) is None
     assert retry_after(None, now) is None
+
+
+_ENTRY_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-1, 600), st.sampled_from(["200", " 201 ", "abc", ""]), st.text(max_size=5),
+)
+_ENTRIES = st.one_of(
+    st.fixed_dictionaries({"xactionId": st.text(max_size=8)}),  # the plain success, most of the time
+    st.dictionaries(st.sampled_from(["xactionId", "status", "statusCode", "message"]), _ENTRY_VALUES, max_size=4),
+    st.integers(-5, 5), st.none(), st.lists(st.integers(-5, 5), max_size=2),
+)
+
+
+@given(entries=st.lists(_ENTRIES, max_size=6), extra=st.integers(-1, 1), wrapped=st.booleans())
+def test_plain_successes_agree_with_the_general_parse(entries: list[object], extra: int, wrapped: bool) -> None:
+    """The fast path answers only when every entry is a success the general parse accepts, with the same ids."""
+    body = orjson.dumps({"batchId": "b", "responses": entries} if wrapped else entries)
+    count = max(0, len(entries) + extra)
+    fast = plain_successes(body, count)
+    general = parse_batch(body, count)
+    if fast is None:
+        return
+    assert general.entries is not None
+    assert all(e.verdict is Verdict.ACCEPTED for e in general.entries)
+    assert fast == [e.xaction_id for e in general.entries]
+
+
+def test_plain_successes_leave_every_other_answer_to_the_general_parse() -> None:
+    ok = {"xactionId": "b:0"}
+    assert plain_successes(orjson.dumps({"responses": [ok, {"xactionId": "b:1"}]}), 2) == ["b:0", "b:1"]
+    for responses in (
+        [ok, {"xactionId": "b:1", "status": 200}],  # a status key, even a 2xx: the general parse
+        [ok, {"statusCode": 400, "message": "bad"}],
+        [ok, {"xactionId": None}],
+        [ok],  # wrong length
+        [ok, "b:1"],
+    ):
+        assert plain_successes(orjson.dumps({"responses": responses}), 2) is None
+    assert plain_successes(b"not json", 1) is None
+    assert plain_successes(b"", 0) is None

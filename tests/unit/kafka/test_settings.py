@@ -13,6 +13,15 @@ def test_defaults_bound_the_prefetch_queue_without_fetch_stalls() -> None:
     assert conf["fetch.queue.backoff.ms"] == 20
 
 
+def test_defaults_interleave_partitions_in_short_runs() -> None:
+    """128 KiB per partition and fetch: librdkafka's 1 MiB handed out runs of ~12k records of one partition,
+    which the worker (one request in flight per partition) could not spread over its lanes."""
+    conf = consumer_config(KafkaSettings("b:9092", "g", ("t",)))
+    assert conf["max.partition.fetch.bytes"] == 131_072
+    user = consumer_config(KafkaSettings("b:9092", "g", ("t",), {"max.partition.fetch.bytes": 1_048_576}))
+    assert user["max.partition.fetch.bytes"] == 1_048_576
+
+
 def test_user_settings_override_defaults_but_not_invariants() -> None:
     """kafka.consumer passes through; auto commit and offset store stay off, group and servers stay pinned."""
     user = {"fetch.queue.backoff.ms": 5, "queued.max.messages.kbytes": 65_536, "enable.auto.commit": True,
