@@ -27,19 +27,43 @@ from fastavro.schema import SchemaParseException, UnknownType
 
 from connector.errors import DecodeError
 from connector.records import SourceRecord
+from connector.serde.avro_compile import CompiledReader, compile_reader
 from connector.serde.avro_diagnose import explain
 from connector.serde.registry import ParsedSchema, SchemaLookup
 
 MAGIC = 0
 HEADER_SIZE = 5
 _reader = fastavro.schemaless_reader
+_compiled: dict[int, tuple[ParsedSchema, CompiledReader | None]] = {}
+"""id(schema) -> (schema, its compiled reader); the schema is kept so that its id is never reused."""
+
+
+def compiled_reader(schema: ParsedSchema) -> CompiledReader | None:
+    """The reader compiled for `schema` (once per schema object), None if fastavro must read it."""
+    found = _compiled.get(id(schema))
+    if found is None:
+        found = _compiled[id(schema)] = (schema, compile_reader(schema))
+    return found[1]
 
 
 def read_exact(data: bytes, offset: int, schema: ParsedSchema, what: str, source: int | str) -> Any:
     """Decode one Avro datum from `data[offset:]`; every byte must belong to it.
 
     `source` names the writer schema in messages: a registry schema id or a description.
+    The compiled reader decodes it when it can; whatever it does not accept (a bad record, or
+    one it is unsure of) is read again by fastavro, whose value or error is then the answer.
     """
+    fast = compiled_reader(schema)
+    if fast is not None and type(data) is bytes:
+        try:
+            return fast(data, offset)
+        except Exception:  # noqa: S110 - any doubt: fastavro decides, with its precise reason
+            pass
+    return read_slow(data, offset, schema, what, source)
+
+
+def read_slow(data: bytes, offset: int, schema: ParsedSchema, what: str, source: int | str) -> Any:
+    """`read_exact` with fastavro only: the reference the compiled reader must agree with."""
     fo = BytesIO(data)
     if offset:
         fo.seek(offset)
@@ -92,22 +116,41 @@ def decode_framed(data: bytes | None, lookup: SchemaLookup, what: str = "value")
 
 
 class AvroDeserializer:
-    """Confluent-framed Avro values, writer schemas from a schema registry (cached per id)."""
+    """Confluent-framed Avro values, writer schemas from a schema registry (cached per id).
 
-    __slots__ = ("_lookup", "_schemas")
+    The hot path looks the 5-byte header (magic byte + schema id) up in a dict of compiled
+    readers; anything else (first record of a schema id, a bad header, a record the compiled
+    reader does not accept) takes the checked path, which gives the precise reason.
+    """
+
+    __slots__ = ("_lookup", "_readers", "_schemas")
 
     def __init__(self, lookup: SchemaLookup) -> None:
         self._lookup = lookup
         self._schemas: dict[int, ParsedSchema] = {}
+        self._readers: dict[bytes, CompiledReader] = {}
 
     def __call__(self, record: SourceRecord) -> Any:
         data = record.value
+        if type(data) is bytes:
+            fast = self._readers.get(data[:HEADER_SIZE])
+            if fast is not None:
+                try:
+                    return fast(data, HEADER_SIZE)
+                except Exception:  # noqa: S110 - any doubt: the checked path decides (fastavro, its reason)
+                    pass
+        return self._checked(data)
+
+    def _checked(self, data: bytes | None) -> Any:
         if not data or len(data) < HEADER_SIZE or data[0] != MAGIC:
             return decode_framed(data, self._lookup)  # raises the precise reason
         schema_id = int.from_bytes(data[1:HEADER_SIZE], "big")
         schema = self._schemas.get(schema_id)
         if schema is None:
             schema = self._schemas[schema_id] = self._lookup(schema_id)
+            fast = compiled_reader(schema)
+            if fast is not None:
+                self._readers[data[:HEADER_SIZE]] = fast
         return read_exact(data, HEADER_SIZE, schema, "value", schema_id)
 
 
