@@ -17,12 +17,14 @@ A registry that cannot be reached raises RetriableError (never dead-lettered).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import fastavro
 import orjson
+from fastavro.read import LOGICAL_READERS
 from fastavro.schema import SchemaParseException, UnknownType
 
 from connector.errors import DecodeError
@@ -30,6 +32,22 @@ from connector.records import SourceRecord
 from connector.serde.avro_compile import CompiledReader, compile_reader
 from connector.serde.avro_diagnose import explain
 from connector.serde.registry import ParsedSchema, SchemaLookup
+
+
+def exact_decimal(data: Any, writer_schema: dict[Any, Any] | None, _reader_schema: dict[Any, Any] | None = None) -> Any:
+    """An Avro decimal (big-endian two's-complement unscaled integer, `scale` from the schema), digit for digit.
+
+    fastavro's own reader scales through a decimal context of the declared `precision`, so a value
+    with more digits than that arrived rounded (1234.56 in a decimal(4,2) as 1235). The bytes hold
+    the exact value, and values arrive exactly as they were: no context, no rounding.
+    """
+    sign, digits, _ = Decimal(int.from_bytes(data, "big", signed=True)).as_tuple()
+    return Decimal((sign, digits, -int((writer_schema or {}).get("scale", 0))))
+
+
+# fastavro's documented hook for logical types; the compiled reader looks them up here too.
+LOGICAL_READERS["bytes-decimal"] = exact_decimal
+LOGICAL_READERS["fixed-decimal"] = exact_decimal
 
 MAGIC = 0
 HEADER_SIZE = 5

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import fastavro
 import pytest
 import requests
 from hypothesis import given, settings
@@ -241,3 +242,39 @@ def test_schema_file_problems(tmp_path: Path) -> None:
     for path, text in [(tmp_path / "missing.avsc", "cannot read"), (bad_json, "not valid JSON"), (bad_avro, "nosuch")]:
         with pytest.raises(ValueError, match=text):
             load_schema_file(path)
+
+
+DIGITS = {
+    "type": "record",
+    "name": "Digits",
+    "fields": [
+        {"name": "b", "type": {"type": "bytes", "logicalType": "decimal", "precision": 4, "scale": 2}},
+        {"name": "f", "type": {"type": "fixed", "name": "F9", "size": 9, "logicalType": "decimal",
+                               "precision": 4, "scale": 2}},
+        {"name": "big", "type": {"type": "bytes", "logicalType": "decimal", "precision": 38, "scale": 10}},
+    ],
+}
+RAW_DIGITS = {
+    "type": "record",
+    "name": "RawDigits",
+    "fields": [{"name": "b", "type": "bytes"}, {"name": "f", "type": {"type": "fixed", "name": "R9", "size": 9}},
+               {"name": "big", "type": "bytes"}],
+}
+
+
+def test_decimals_arrive_digit_for_digit_even_beyond_their_declared_precision() -> None:
+    """fastavro read an unscaled 123456 (scale 2) of a decimal(4,2) as 1235; the bytes say 1234.56."""
+    big = -12345678901234567890123456789012345678
+    body = avro_bytes(RAW_DIGITS, {"b": (123456).to_bytes(3, "big", signed=True),
+                                   "f": (-123456).to_bytes(9, "big", signed=True),
+                                   "big": big.to_bytes(17, "big", signed=True)})
+    fake = FakeRegistry()
+    fake.add(9, DIGITS)
+    framed_body = b"\x00" + (9).to_bytes(4, "big") + body
+    for decode in (deserializer(fake), PlainAvroDeserializer(fastavro.parse_schema(DIGITS))):
+        value = framed_body if isinstance(decode, AvroDeserializer) else body
+        for _ in range(2):  # the first record of a schema and the compiled reader after it
+            out = decode(rec(value))
+            assert [str(out["b"]), str(out["f"]), str(out["big"])] == [
+                "1234.56", "-1234.56", "-1234567890123456789012345678.9012345678"]
+    assert str(decode(rec(avro_bytes(RAW_DIGITS, {"b": b"", "f": bytes(9), "big": b"\x00"})))["f"]) == "0.00"
