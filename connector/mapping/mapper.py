@@ -33,7 +33,7 @@ from connector.mapping.compiler import (
 from connector.mapping.envelope import EdgeEvent, Envelope
 from connector.mapping.functions import CompileEnv, FunctionError, is_empty_value, truthy
 from connector.mapping.spec import MappingSpec
-from connector.mapping.timestamps import BadTimestamp, FutureTimestamp, future_guard, normalise
+from connector.mapping.timestamps import BadTimestamp, FutureTimestamp, future_guard, is_utc_text, normalise
 from connector.mapping.values import clean, to_text
 from connector.records import Route, SourceRecord
 
@@ -125,23 +125,13 @@ def timestamp_check(policy: str, tolerance_s: float, clock: Callable[[], float])
             ) from exc
 
     def timestamp(v: Any, expr: str) -> str:
-        if v.__class__ is str:
-            n = len(v)
-            if (  # timestamps.is_utc_text, inlined
-                (n == 20 or (n in {24, 27} and v[19] == "."))
-                and v[n - 1] == "Z"
-                and v[10] == "T"
-                and v[4] == "-"
-                and v[7] == "-"
-                and v[13] == ":"
-                and v[16] == ":"
-            ):
-                try:
-                    epoch = parse(v).timestamp()
-                except ValueError:
-                    return checked(v, expr)
-                if epoch <= clock() + tolerance_s:
-                    return v
+        if v.__class__ is str and is_utc_text(v):
+            try:
+                epoch = parse(v).timestamp()
+            except ValueError:
+                return checked(v, expr)
+            if epoch <= clock() + tolerance_s:
+                return v
         return checked(v, expr)
 
     return timestamp
