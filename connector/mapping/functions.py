@@ -444,9 +444,7 @@ def _round(x: Any, digits: Any = 0) -> Any:
     n = x if x.__class__ is float else _num("round", x)
     if n is None:
         return None
-    if (
-        digits.__class__ is not int and (not isinstance(digits, int) or isinstance(digits, bool))
-    ) or not -20 <= digits <= 20:
+    if not isinstance(digits, int) or isinstance(digits, bool) or not -20 <= digits <= 20:
         raise _type_error("round", "an integer number of digits", digits)
     if n.__class__ is not float:  # a float (the common case) is neither of these
         if isinstance(n, int) and digits >= 0:
