@@ -17,11 +17,11 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from connector.errors import DecodeError, RetriableError
+from connector.errors import DecodeError, RetriableError, RetryAfterError
 from connector.records import SourceRecord
 from connector.serde.avro import AvroDeserializer
 from connector.serde.factory import build_deserializers
-from connector.serde.registry import RegistryClient
+from connector.serde.registry import COOL_DOWN_S, RegistryClient
 from tests.harness.kafka_broker import create_topic, produce
 from tests.harness.schema_registry import SchemaRegistry
 from tests.integration.serde.helpers import (
@@ -158,7 +158,8 @@ def test_registry_outage_is_retriable_and_recovers(own_schema_registry: SchemaRe
     ser_v1, ser_v2, ctx = serializers(url, topic)
     cached = SourceRecord(topic, 0, 0, None, ser_v1(avro_event(JSON_SAMPLES[0]), ctx))
     uncached = SourceRecord(topic, 0, 1, None, ser_v2(avro_event(JSON_SAMPLES[1], 1, transaction=True), ctx))
-    decode = AvroDeserializer(RegistryClient(url, timeout_s=2.0).writer_schema)
+    now = [1000.0]  # the client's clock: its cool-down after a failure must not depend on how fast Java restarts
+    decode = AvroDeserializer(RegistryClient(url, timeout_s=2.0, clock=lambda: now[0]).writer_schema)
     assert decode(cached)["loyalty_id"] == JSON_SAMPLES[0]["_exchangeinternal"]["loyaltyID"]
 
     own_schema_registry.stop()
@@ -169,4 +170,8 @@ def test_registry_outage_is_retriable_and_recovers(own_schema_registry: SchemaRe
     assert "unreachable" in str(info.value)
 
     own_schema_registry.start()
+    with pytest.raises(RetryAfterError) as cooling:  # within the cool-down: not asked again, told when to retry
+        decode(uncached)
+    assert 0 < cooling.value.retry_after <= COOL_DOWN_S
+    now[0] += COOL_DOWN_S
     assert decode(uncached)["transaction_id"] == "tx-1"
