@@ -66,7 +66,7 @@ def messages(n: int) -> list[Any]:
 
 
 def encode(envelope: dict[str, Any]) -> bytes:
-    """What the worker sends per record (kept in step with Worker._encode)."""
+    """What the worker sends per record (kept in step with Worker._ingest: map_record)."""
     return encode_envelope(envelope)
 
 

@@ -10,6 +10,7 @@ partition's records read after it is assigned again wait behind it. Lanes of all
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -132,16 +133,18 @@ class Lanes:
     def _send(self, lane: Lane) -> None:
         b = self._b
         items = lane.items
-        limit = min(b.max_records, len(items))
+        room = b.max_bytes - batch_size(0, 1) + 1  # a batch fits while its payload bytes + its count <= room
         batch: list[Item] = []
-        size = 0
-        while len(batch) < limit:
-            n = len(items[0].payload)
-            if batch and batch_size(size + n, len(batch) + 1) > b.max_bytes:
+        taken = 0  # payload bytes + 1 per item, as lane.nbytes counts them
+        for item in itertools.islice(items, b.max_records):
+            n = len(item.payload) + 1
+            if batch and taken + n > room:
                 break
-            batch.append(items.popleft())
-            size += n
-        lane.nbytes -= size + len(batch)
+            batch.append(item)
+            taken += n
+        for _ in range(len(batch)):
+            items.popleft()
+        lane.nbytes -= taken
         delivery = lane.sending = Delivery(lane, batch, self._sink)
         self.in_flight += 1
         self._dispatcher.submit(delivery)

@@ -8,6 +8,8 @@ transaction markers), so the tracker keeps the offsets it actually saw.
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -38,6 +40,29 @@ class OffsetTracker:
             raise ValueError(f"offset {offset} of {tp} consumed out of order after {state.pending[-1]}")
         state.pending.append(offset)
 
+    def track_run(self, tp: TopicPartition, offsets: list[int]) -> None:
+        """`track` each of `offsets` (a partition run, in consumption order), in one call."""
+        if not offsets:
+            return
+        state = self._parts.get(tp)
+        if state is None:
+            state = self._parts[tp] = _PartitionState()
+        before = state.pending[-1] if state.pending else -1
+        if offsets[0] <= before or not all(map(operator.lt, offsets, itertools.islice(offsets, 1, None))):
+            for offset in offsets:  # the same check and message as one at a time
+                self.track(tp, offset)
+            return
+        state.pending.extend(offsets)
+
+    def untrack_from(self, tp: TopicPartition, offset: int) -> None:
+        """Forget the tracked records of `tp` from `offset` on: they were never handed on and are read again."""
+        state = self._parts.get(tp)
+        if state is None:
+            return
+        pending = state.pending
+        while pending and pending[-1] >= offset:
+            state.done.discard(pending.pop())
+
     def complete(self, tp: TopicPartition, offset: int) -> None:
         """Mark a tracked record final; advances the watermark if it closes a gap."""
         state = self._parts.get(tp)
@@ -52,6 +77,28 @@ class OffsetTracker:
             state.committable = last + 1
         elif state.pending and state.pending[0] < offset <= state.pending[-1]:
             state.done.add(offset)
+
+    def complete_run(self, tp: TopicPartition, offsets: list[int]) -> None:
+        """`complete` each of `offsets` (in consumption order); one call for a whole accepted batch."""
+        state = self._parts.get(tp)
+        if state is None or not offsets:
+            return
+        pending, n = state.pending, len(offsets)
+        # The usual case: the batch is exactly the head of `pending` (strictly increasing offsets,
+        # each tracked once, so matching first and last at the same length means equal sequences).
+        if len(pending) >= n and pending[0] == offsets[0] and pending[n - 1] == offsets[-1]:
+            for _ in range(n):
+                pending.popleft()
+            last = offsets[-1]
+            if state.done:
+                state.done.difference_update(offsets)
+                while pending and pending[0] in state.done:
+                    last = pending.popleft()
+                    state.done.discard(last)
+            state.committable = last + 1
+            return
+        for offset in offsets:
+            self.complete(tp, offset)
 
     def take_commits(
         self, everything: bool = False, only: Collection[TopicPartition] | None = None

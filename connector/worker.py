@@ -48,10 +48,13 @@ from connector.observability import metrics as m
 from connector.observability.events import EventAggregator
 from connector.offsets import OffsetTracker
 from connector.records import Accepted, SourceRecord, TopicPartition
-from connector.routing import Pipeline, Router
+from connector.routing import Router
 from connector.serde.keys import WithKey
 
 log = structlog.get_logger(__name__)
+
+
+_MAX_ENVELOPE_BYTES = DCS_MAX_REQUEST_BYTES - batch_size(0, 1)  # the largest envelope a request can carry alone
 
 
 def map_record(mapper: Mapper, record: SourceRecord, value: Any) -> tuple[dict[str, Any], bytes]:
@@ -70,7 +73,7 @@ def map_record(mapper: Mapper, record: SourceRecord, value: Any) -> tuple[dict[s
         raise
     except Exception as exc:
         raise MappingError(f"{type(exc).__name__}: {exc}", reason="mapping-failed") from exc
-    if batch_size(len(payload), 1) > DCS_MAX_REQUEST_BYTES:
+    if len(payload) > _MAX_ENVELOPE_BYTES:
         raise RejectedError(
             "too-large",
             f"envelope is {len(payload)} bytes; DCS accepts at most {DCS_MAX_REQUEST_BYTES} bytes per request",
@@ -324,60 +327,60 @@ class Worker:
         self.status.consumed += sum(counts.values())
 
     def _ingest(self, records: list[SourceRecord], start: int, stop: int, tp: TopicPartition, now: float) -> int:
-        """Route records[start:stop], all of partition `tp`; how many were consumed (fewer after a rewind)."""
+        """Route records[start:stop], all of partition `tp`; how many were consumed (fewer after a rewind).
+
+        The run is tracked in one call before any of it is handed on (a dead letter's `on_written`
+        runs only from a later `poll`); a rewind untracks the records from the failed one on.
+        """
         gen = self._gens.get(tp)
         if gen is None:
             return stop - start  # not (or no longer) ours
         pipeline = self._router.pipeline_for(tp.topic)
-        name = pipeline.mapper.name if pipeline else None
-        decode, encode, track = self._decode, self._encode, self._tracker.track
+        if pipeline is None:
+            return self._ingest_unmapped(records, start, stop, tp, gen)
+        deserialize, mapper, name = pipeline.deserializer, pipeline.mapper, pipeline.mapper.name
+        self._tracker.track_run(tp, [records[i].offset for i in range(start, stop)])
         lane: Lane | None = None
-        backoff_reset = False
         for i in range(start, stop):
             record = records[i]
             try:
-                value = decode(pipeline, record)
+                value = deserialize(record)
             except RetriableError as exc:
+                self._tracker.untrack_from(tp, record.offset)
+                if i > start:
+                    self._flow.progressed(tp)
                 self._flow.rewind(record, tp, exc, now)
                 return i - start + 1  # the failed record was read too (it is read again later)
-            if not backoff_reset:
-                self._flow.progressed(tp)
-                backoff_reset = True
-            track(tp, record.offset)
+            except FatalError:
+                raise
+            except RecordError as exc:
+                self._dead_letter(record, gen, exc, name)
+                continue
+            except Exception as exc:  # a decoder bug must not stop the worker or lose the record
+                self._dead_letter(record, gen, DecodeError("decode-failed", f"{type(exc).__name__}: {exc}"), name)
+                continue
             try:
-                if isinstance(value, RecordError):
-                    raise value
-                assert pipeline is not None and name is not None
-                payload = encode(pipeline, record, value)
+                payload = map_record(mapper, record, value)[1]
             except RecordError as exc:
                 self._dead_letter(record, gen, exc, name)
                 continue
             if lane is None:
-                lane = self._lanes.lane(pipeline.mapper.route, tp)
+                lane = self._lanes.lane(mapper.route, tp)
             if not lane.items:
                 lane.nbytes = 0
             lane.items.append(Item(record, gen, name, payload, now))
             lane.nbytes += len(payload) + 1
+        self._flow.progressed(tp)  # a record of it decoded: the next rewind starts from the shortest backoff
         return stop - start
 
-    @staticmethod
-    def _decode(pipeline: Pipeline | None, record: SourceRecord) -> Any:
-        """The decoded value, or a RecordError as a value; raises only RetriableError and FatalError."""
-        if pipeline is None:
-            return DecodeError("no-mapping", f"no mapping handles topic {record.topic}")
-        try:
-            return pipeline.deserializer(record)
-        except (RetriableError, FatalError):
-            raise
-        except RecordError as exc:
-            return exc
-        except Exception as exc:  # a decoder bug must not stop the worker or lose the record
-            return DecodeError("decode-failed", f"{type(exc).__name__}: {exc}")
-
-    @staticmethod
-    def _encode(pipeline: Pipeline, record: SourceRecord, value: Any) -> bytes:
-        """Map and serialise one record; raises only RecordError."""
-        return map_record(pipeline.mapper, record, value)[1]
+    def _ingest_unmapped(self, records: list[SourceRecord], start: int, stop: int, tp: TopicPartition, gen: int) -> int:
+        """A topic no mapping handles (a subscription pattern matched it): every record is dead-lettered."""
+        self._tracker.track_run(tp, [records[i].offset for i in range(start, stop)])
+        self._flow.progressed(tp)
+        for i in range(start, stop):
+            record = records[i]
+            self._dead_letter(record, gen, DecodeError("no-mapping", f"no mapping handles topic {record.topic}"), None)
+        return stop - start
 
     # ------------------------------------------------------------------ outcomes
 
@@ -420,23 +423,24 @@ class Worker:
             self._lanes.put_back(lane, [i for i in batch if self._gens.get(i.record.tp) == i.gen])
             return
         delivered: dict[str, int] = {}
-        complete = self._tracker.complete
-        tps: dict[tuple[str, int], tuple[TopicPartition, int | None]] = {}
+        # per partition: (its TopicPartition, its generation now, the offsets accepted), completed per run
+        tps: dict[tuple[str, int], tuple[TopicPartition, int | None, list[int]]] = {}
         for item, outcome in zip(batch, outcomes, strict=True):
             rec = item.record
             key = (rec.topic, rec.partition)
             known = tps.get(key)
             if known is None:
                 tp = TopicPartition(rec.topic, rec.partition)
-                known = tps[key] = (tp, self._gens.get(tp))
-            tp, gen = known
-            if gen != item.gen:
+                known = tps[key] = (tp, self._gens.get(tp), [])
+            if known[1] != item.gen:
                 continue
             if isinstance(outcome, Accepted):
-                complete(tp, rec.offset)
+                known[2].append(rec.offset)
                 delivered[item.mapping] = delivered.get(item.mapping, 0) + 1
             else:
                 self._dead_letter(rec, item.gen, outcome, item.mapping)
+        for tp, _, offsets in tps.values():
+            self._tracker.complete_run(tp, offsets)
         total = sum(delivered.values())
         if total:
             for name, n in delivered.items():
