@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Sequence
 
@@ -14,6 +15,19 @@ def ratios(r: Results, name: str, other: str = PROJECT) -> list[float]:
     """Per round: `other`'s rate over `name`'s (both measured in that round)."""
     a, b = r.contenders.get(other, []), r.contenders.get(name, [])
     return [x.window_rate / y.window_rate for x, y in zip(a, b, strict=False) if y.window_rate]
+
+
+def held_ratios(r: Results) -> list[float]:
+    """Per round: `--processes 2`'s rate once every process held partitions, over one process's rate."""
+    one, two = r.contenders.get(PROJECT, []), r.contenders.get(PROCESSES, [])
+    pairs = zip(one, two, strict=False)
+    return [y.all_held_rate / x.window_rate for x, y in pairs if x.window_rate and y.all_held_rate]
+
+
+def free_cores(r: Results) -> float | None:
+    """Cores the one-process runs left idle (median): what a second process could have used."""
+    busy = median([x.machine_busy for x in r.contenders.get(PROJECT, [])])
+    return None if busy is None else (os.cpu_count() or 1) * (1.0 - busy)
 
 
 def median(xs: Sequence[float]) -> float | None:
@@ -75,9 +89,16 @@ def scaling_line(r: Results) -> str:
         return "`--processes 2`: not measured"
     one_cpu, two_cpu = cpu_us(r.contenders.get(PROJECT, [])), cpu_us(two)
     busy = median([x.machine_busy for x in two]) or 0.0
+    held, joined = held_ratios(r), median([x.all_held_s for x in two]) or 0.0
+    free = free_cores(r)
     return (
-        f"`run --processes 2` / one process, same rounds: {spread(rs, '{:.2f}')} x the rate; CPU per record "
-        f"{two_cpu:.1f} us (supervisor and both workers) against {one_cpu or 0:.1f} us for one process; the "
-        f"machine was {busy:.0%} busy during the 2-process runs (broker, emulator and other work included), "
-        "so the factor shows how far the cores were free, not the supervisor's cost."
+        f"`run --processes 2` / one process, same rounds: {spread(rs, '{:.2f}')} x the rate over the whole run; "
+        f"{spread(held, '{:.2f}') if held else '- (too short to tell)'} x from the moment both processes held "
+        f"partitions ({joined:.1f} s after start, median: under KIP-848 a member that joins learns its share at "
+        "its next heartbeat, 5 s by the broker's default, and the partitions it takes over are read by no one "
+        f"until then). CPU per record {two_cpu:.1f} us (supervisor and both workers) against {one_cpu or 0:.1f} "
+        f"us for one process; the machine was {busy:.0%} busy during the 2-process runs (broker, emulator and "
+        f"other work included) and one process left {free if free is not None else 0:.1f} of "
+        f"{os.cpu_count() or 1} cores idle, so the factor shows how far the cores were free, not the "
+        "supervisor's cost."
     )

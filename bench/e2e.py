@@ -33,6 +33,7 @@ from tests.harness.kafka_broker import committed_offsets, end_offsets
 from tests.harness.ports import free_port
 
 POLL_S = 0.1
+MIN_WINDOW_S = 2.0  # a shorter window after the last worker process joined gives no rate worth printing
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: children import `bench` from here
 
 
@@ -168,6 +169,8 @@ class RunResult:
     first_accepted_s: float = 0.0  # spawn -> the sink accepted the first records
     accepted_at_first: int = 0  # how many it had accepted at that moment
     window_cpu_s: float = 0.0  # the worker's CPU (all its processes) from the first acceptance to the end
+    all_held_s: float = 0.0  # spawn -> the last worker process got its first partitions
+    all_held_rate: float = 0.0  # records/s from then until every offset was committed (0: too short to tell)
 
     @property
     def e2e_rate(self) -> float:
@@ -189,6 +192,34 @@ class RunResult:
     def emulator_share(self) -> float:
         total = sum(self.cpu_s.values())
         return self.cpu_s.get("emulator", 0.0) / total if total else 0.0
+
+
+def rate_after(samples: list[tuple[float, int]], start_s: float, end_s: float, total: int) -> float:
+    """Records/s from `start_s` (accepted count interpolated there) to `end_s`, when all `total` were in."""
+    if end_s - start_s < MIN_WINDOW_S:
+        return 0.0
+    prev_t, prev_n = samples[0] if samples else (0.0, 0)
+    at: float = prev_n
+    for t, n in samples:
+        if t >= start_s:
+            at = n if t == prev_t else prev_n + (n - prev_n) * (start_s - prev_t) / (t - prev_t)
+            break
+        prev_t, prev_n = t, n
+    return (total - at) / (end_s - start_s)
+
+
+def first_assignments(child: Child) -> list[float]:
+    """Wall time each worker process in `child`'s log (one, or a supervisor's children) first got partitions."""
+    first: dict[object, float] = {}
+    for line in child.lines():
+        if '"partitions_assigned"' in line and line.startswith("{"):
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            at = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+            first.setdefault(event.get("process"), at)
+    return list(first.values())
 
 
 def steady_rate(samples: list[tuple[float, int]], total: int, lo: float = 0.1, hi: float = 0.9) -> float:
@@ -290,6 +321,9 @@ def run_workers(
     started = [min(_log_times(w, "worker_started") or [w.started_wall]) - w.started_wall for w in workers]
     joined = [min(_log_times(w, "partitions_assigned") or [w.started_wall]) - w.started_wall for w in workers]
     inlet_stats = stats["inlets"].get(inlet, {})
+    held = [at - w.started_wall for w in workers for at in first_assignments(w)]
+    all_held_s = max(held) if held else 0.0
+    end_s = committed_at - t0
     return RunResult(
         records=records,
         seconds=committed_at - t0,
@@ -305,6 +339,8 @@ def run_workers(
         first_accepted_s=first_at - t0,
         accepted_at_first=first_n,
         window_cpu_s=window_cpu,
+        all_held_s=all_held_s,
+        all_held_rate=rate_after(samples, max(all_held_s, first_at - t0), end_s, records),
     )
 
 

@@ -89,7 +89,10 @@ part and no copies; Kafka balances the partitions.
 and the emulator (Python, one GIL). The CPU table gives each one's microseconds per record; their
 sum bounds the whole pipeline at `2 cores / sum` records/s (*CPU-bound ceiling* line). On this
 machine `--processes 2` can only take what the broker and the emulator leave free; the factor is
-reported with the machine's busy share. The profile above shows where the worker's remaining time
+reported with the machine's busy share, and judged from the moment both processes hold partitions
+(under KIP-848 the second one gets its share at its next heartbeat, ~5 s into a ~10 s run, and the
+partitions the first one gives up are read by no one meanwhile); where one process already leaves
+less than a core idle, the 0.8 x N target does not apply and the verdict says so. The profile above shows where the worker's remaining time
 goes.
 
 **Earlier changes** (kept): backpressure closes a poll gate instead of pausing partitions (pausing
