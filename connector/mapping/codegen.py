@@ -147,7 +147,7 @@ class EntityCodegen:
         v = self.value_of(expr, (node.target, node.expr), at)
         missing = f"raise _missing({node.target!r}, {node.expr!r})" if node.required else None
         c, cleaned = self.local("_c"), self.local("_v")
-        # values.clean, inlined for non-empty str, int and bool (the common cases)
+        # values.clean, inlined for non-empty str, int, bool and finite float (the common cases)
         at.add(f"{c} = {v}.__class__")
         at.add(f"if {c} is str:")
         at.add(f"if {v}:", 1)
@@ -155,7 +155,7 @@ class EntityCodegen:
         if missing:
             at.add("else:", 1)
             at.add(missing, 2)
-        at.add(f"elif {c} is int or {c} is bool:")
+        at.add(f"elif {c} is int or {c} is bool or ({c} is float and {v} - {v} == 0.0):")  # x - x: nan if not finite
         at.add(store(v), 1)
         at.add(f"elif {v} is not None:")
         at.add(f"{cleaned} = _clean({v})", 1)

@@ -151,7 +151,8 @@ def test_event_timestamp_fast_path_equals_normalise_and_guard(text: str, policy:
 # -- functions written inline in the generated code (compiler._INLINE) -----------------------------
 
 INLINED = ["lower", "upper", "trim", "to_string", "to_int", "to_float"]
-CHAINS = [(name,) for name in INLINED] + [("lower", "trim"), ("to_int", "to_float")]  # outermost first
+# outermost first; () is the plain path `value.x`: the value as it is, cleaned by the inlined `clean`
+CHAINS = [(), *((name,) for name in INLINED), ("lower", "trim"), ("to_int", "to_float")]
 _MAPPINGS: dict[str, Any] = {}
 ANY = st.recursive(
     st.none()
@@ -199,6 +200,9 @@ def _called(chain: tuple[str, ...], x: Any) -> tuple[Any, ...]:
 
 @settings(max_examples=600, deadline=None)
 @given(chain=st.sampled_from(CHAINS), x=ANY)
+@example(chain=(), x=float("nan"))
+@example(chain=(), x=float("-inf"))
+@example(chain=(), x=-0.0)
 @example(chain=("to_float",), x=float("inf"))
 @example(chain=("to_float",), x=float("nan"))
 @example(chain=("to_float",), x=-0.0)
