@@ -211,14 +211,8 @@ def rate_after(samples: list[tuple[float, int]], start_s: float, end_s: float, t
 def first_assignments(child: Child) -> list[float]:
     """Wall time each worker process in `child`'s log (one, or a supervisor's children) first got partitions."""
     first: dict[object, float] = {}
-    for line in child.lines():
-        if '"partitions_assigned"' in line and line.startswith("{"):
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            at = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
-            first.setdefault(event.get("process"), at)
+    for at, event in _log_events(child, "partitions_assigned"):
+        first.setdefault(event.get("process"), at)
     return list(first.values())
 
 
@@ -241,17 +235,23 @@ def steady_rate(samples: list[tuple[float, int]], total: int, lo: float = 0.1, h
     return (hi - lo) * total / (t_hi - t_lo)
 
 
-def _log_times(child: Child, event: str) -> list[float]:
-    """Wall times of a JSON log event in a worker's output."""
+def _log_events(child: Child, event: str) -> list[tuple[float, dict[str, Any]]]:
+    """(wall time, the event) of each JSON log line of `event` in a worker's output."""
     out = []
     for line in child.lines():
         if f'"{event}"' in line and line.startswith("{"):
             try:
-                stamp = json.loads(line)["timestamp"]
+                fields = json.loads(line)
+                stamp = fields["timestamp"]
             except (ValueError, KeyError):
                 continue
-            out.append(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+            out.append((datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp(), fields))
     return out
+
+
+def _log_times(child: Child, event: str) -> list[float]:
+    """Wall times of a JSON log event in a worker's output."""
+    return [at for at, _ in _log_events(child, event)]
 
 
 def spawn_worker(config: Path, log_path: Path) -> Child:

@@ -87,16 +87,7 @@ class JsonDeserializer:
     """A JSON object per record value (anything else is dead-lettered)."""
 
     def __call__(self, record: SourceRecord) -> Any:
-        data = record.value
-        if data:  # the usual case, inline: an object without long numbers, as loads_exact reads it
-            try:
-                value = orjson.loads(data)
-            except orjson.JSONDecodeError:
-                value = None  # decode_json_bytes below names the reason
-            else:
-                if value.__class__ is dict and _LONG not in data.translate(_NUMBERISH):
-                    return value
-        value = decode_json_bytes(data)
+        value = decode_json_bytes(record.value)
         if not isinstance(value, dict):
             raise DecodeError("not-an-object", f"record value is JSON {type(value).__name__}, expected an object")
         return value
