@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,9 @@ from connector.worker import Worker, WorkerOptions
 
 if TYPE_CHECKING:
     from connector.xdm.service import SchemaService
+
+# Young-generation threshold of the cyclic GC while the worker runs (CPython's default: 700).
+GC_GEN0_THRESHOLD = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,3 +157,21 @@ def start_services(plan: Plan, worker: Worker) -> Services:
     if obs.progress_interval_s > 0:
         closers.append(start_progress(plan.settings, worker, monitor))
     return Services(closers)
+
+
+def settle_heap() -> None:
+    """Just before the loop starts: the start-up objects out of the cyclic GC's way, young collections rarer.
+
+    Per record the worker allocates ~25 containers that die with it and keeps 2-3 (the record, its
+    buffered item) until DCS accepts the batch, when they go in bulk. CPython counts net allocations
+    and clamps at zero, so with its default threshold of 700 a young collection ran every ~250
+    records, and every tenth of those also walked the older generation, the in-flight items included.
+    Measured in the end-to-end bench (gc.callbacks, thread CPU): 0.45-0.6 s of collector time per
+    200,000 records, 2.3-3 us/record on the loop thread, against ~0.05 s with this threshold. Nothing
+    on the record path builds reference cycles, so little waits for the collector; the ~40,000
+    objects of imported modules and compiled mappings are frozen (never walked again).
+    """
+    gc.collect()
+    gc.freeze()
+    gen1, gen2 = gc.get_threshold()[1:]
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)

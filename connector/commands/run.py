@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
         return run_supervised(args.config, args.processes)
     import structlog
 
-    from connector.app import build_worker, compile_plan, start_services
+    from connector.app import build_worker, compile_plan, settle_heap, start_services
     from connector.config import load_settings
     from connector.errors import FatalError
     from connector.observability.events import close_all
@@ -65,6 +65,7 @@ def main(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    settle_heap()
     try:
         worker.run()
     except FatalError as exc:

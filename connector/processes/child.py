@@ -46,7 +46,7 @@ def main(config: str, index: int, conn: Connection) -> None:
     """The target of the child process (never returns: exits with the codes above)."""
     import structlog
 
-    from connector.app import build_worker, compile_plan
+    from connector.app import build_worker, compile_plan, settle_heap
     from connector.config import load_settings
     from connector.errors import ConfigError, FatalError
     from connector.observability.events import close_all
@@ -79,6 +79,7 @@ def main(config: str, index: int, conn: Connection) -> None:
     reporter = threading.Thread(target=_report, args=(worker.status, conn, done), name="status", daemon=True)
     reporter.start()
     code = 0
+    settle_heap()
     try:
         worker.run()
     except FatalError as exc:
