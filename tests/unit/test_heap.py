@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing
+import signal
 import subprocess
 import sys
 import textwrap
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from connector import app
 from connector.commands import run as run_command
@@ -64,14 +67,25 @@ class _Worker:
 
 @pytest.fixture
 def fake_worker(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """build_worker returns a _Worker; settle_heap's effect is undone after the test."""
+    """build_worker returns a _Worker. What the entry points change in this process (the collector,
+    signal handlers, logging configuration, the child's bound context) is put back afterwards."""
     worker = _Worker()
     monkeypatch.setattr(app, "build_worker", lambda plan: worker)
     monkeypatch.setattr(app, "start_services", lambda plan, w: app.Services())
-    saved = gc.get_threshold()
+    threshold = gc.get_threshold()
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    logging_config = structlog.get_config()
+    root = logging.getLogger()
+    root_handlers, root_level = list(root.handlers), root.level
     yield worker
     gc.unfreeze()
-    gc.set_threshold(*saved)
+    gc.set_threshold(*threshold)
+    for s, handler in handlers.items():
+        signal.signal(s, handler)
+    structlog.configure(**logging_config)
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:] = root_handlers
+    root.setLevel(root_level)
 
 
 def test_run_settles_the_heap_before_the_loop(fake_worker: _Worker) -> None:
