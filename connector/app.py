@@ -166,8 +166,8 @@ def settle_heap() -> None:
     buffered item) until DCS accepts the batch, when they go in bulk. CPython counts net allocations
     and clamps at zero, so with its default threshold of 700 a young collection ran every ~250
     records, and every tenth of those also walked the older generation, the in-flight items included.
-    Measured in the end-to-end bench (gc.callbacks, thread CPU): 0.45-0.6 s of collector time per
-    200,000 records, 2.3-3 us/record on the loop thread, against ~0.05 s with this threshold. Nothing
+    Measured in the end-to-end bench (gc.callbacks, thread CPU): 0.39-0.61 s of collector time per
+    200,000 records, 2-3 us/record on the loop thread, against 0.035-0.05 s with this threshold. Nothing
     on the record path builds reference cycles, so little waits for the collector; the ~40,000
     objects of imported modules and compiled mappings are frozen (never walked again).
     """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
 import logging
 import multiprocessing
@@ -9,8 +10,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import structlog
@@ -66,7 +67,7 @@ class _Worker:
 
 
 @pytest.fixture
-def fake_worker(monkeypatch: pytest.MonkeyPatch) -> Any:
+def fake_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Worker]:
     """build_worker returns a _Worker. What the entry points change in this process (the collector,
     signal handlers, logging configuration, the child's bound context) is put back afterwards."""
     worker = _Worker()
@@ -89,8 +90,6 @@ def fake_worker(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_run_settles_the_heap_before_the_loop(fake_worker: _Worker) -> None:
-    import argparse
-
     assert run_command.main(argparse.Namespace(config=str(CONFIG), processes=1)) == 0
     assert fake_worker.threshold_at_run == app.GC_GEN0_THRESHOLD
 
