@@ -22,6 +22,7 @@ from connector.config import AepSettings, BatchingSettings, MappingSource
 from connector.errors import RecordError
 from connector.interfaces import RebalanceListener
 from connector.mapping import compile_mappings
+from connector.mapping.envelope import encode
 from connector.records import Accepted, Outcome, Route, SourceRecord, TopicPartition
 from connector.routing import Pipeline, Router
 from connector.serde.json import JsonDeserializer
@@ -97,6 +98,9 @@ class _ConstantMapper:
 
     def map(self, record: SourceRecord, value: Any, key: Any = None) -> dict[str, Any]:
         return {"header": {"datasetId": "d"}, "body": {"xdmEntity": {"_id": "1"}}}
+
+    def map_bytes(self, record: SourceRecord, value: Any, key: Any = None) -> bytes:
+        return encode(self.map(record, value, key))
 
 
 def records(n: int) -> list[SourceRecord]:

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from bench import hotpath
 from bench.procstat import cpu_seconds
 from connector.mapping import CompiledMapping
@@ -37,10 +35,10 @@ def _init() -> None:
 
 
 def _work(batch: list[SourceRecord]) -> list[bytes]:
-    """decode + map + encode one batch (in a pool process)."""
+    """decode + map + encode one batch (in a pool process), as the worker does it."""
     assert _MAPPING is not None
-    decode, map_one = JsonDeserializer(), _MAPPING.map
-    return [orjson.dumps(map_one(r, decode(r))) for r in batch]
+    decode, payload = JsonDeserializer(), _MAPPING.map_bytes
+    return [payload(r, decode(r)) for r in batch]
 
 
 def _serve(conn: Any) -> None:

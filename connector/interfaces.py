@@ -32,7 +32,7 @@ class Deserializer(Protocol):
 
 
 class Mapper(Protocol):
-    """A compiled mapping: decoded record -> one DCS envelope (a JSON-ready dict).
+    """A compiled mapping: decoded record -> one DCS envelope (a JSON-ready dict, or its bytes).
 
     Raises only MappingError.
     """
@@ -45,6 +45,10 @@ class Mapper(Protocol):
 
     def map(self, record: SourceRecord, value: Any, key: Any = ...) -> dict[str, Any]:
         """`key`, when given, is the already-decoded record key (e.g. Avro keys)."""
+        ...
+
+    def map_bytes(self, record: SourceRecord, value: Any, key: Any = ...) -> bytes:
+        """`mapping.envelope.encode(self.map(record, value, key))` byte for byte: what the worker sends."""
         ...
 
 

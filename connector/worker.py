@@ -57,11 +57,28 @@ log = structlog.get_logger(__name__)
 _MAX_ENVELOPE_BYTES = DCS_MAX_REQUEST_BYTES - batch_size(0, 1)  # the largest envelope a request can carry alone
 
 
-def map_record(mapper: Mapper, record: SourceRecord, value: Any) -> tuple[dict[str, Any], bytes]:
-    """(envelope, its bytes) for one decoded record, exactly as `run` sends it (`preview` shares this).
+def map_record(mapper: Mapper, record: SourceRecord, value: Any) -> bytes:
+    """The envelope bytes of one decoded record, as `run` sends them (`mapper.map_bytes`, size-checked).
 
     Raises only RecordError: the mapping's own errors, and too-large for an envelope that alone
     exceeds DCS's 1 MB request limit (it could never be sent).
+    """
+    try:
+        if isinstance(value, WithKey):
+            payload = mapper.map_bytes(record, value.value, key=value.key)
+        else:
+            payload = mapper.map_bytes(record, value)
+    except RecordError:
+        raise
+    except Exception as exc:
+        raise MappingError(f"{type(exc).__name__}: {exc}", reason="mapping-failed") from exc
+    return _sendable(payload)
+
+
+def map_envelope(mapper: Mapper, record: SourceRecord, value: Any) -> tuple[dict[str, Any], bytes]:
+    """(envelope, its bytes) for one decoded record, with `map_record`'s errors (`preview` shows these).
+
+    The bytes are `encode(envelope)`, which `map_bytes` equals byte for byte (tests/unit/mapping/test_map_bytes.py).
     """
     try:
         if isinstance(value, WithKey):
@@ -73,13 +90,17 @@ def map_record(mapper: Mapper, record: SourceRecord, value: Any) -> tuple[dict[s
         raise
     except Exception as exc:
         raise MappingError(f"{type(exc).__name__}: {exc}", reason="mapping-failed") from exc
+    return envelope, _sendable(payload)
+
+
+def _sendable(payload: bytes) -> bytes:
     if len(payload) > _MAX_ENVELOPE_BYTES:
         raise RejectedError(
             "too-large",
             f"envelope is {len(payload)} bytes; DCS accepts at most {DCS_MAX_REQUEST_BYTES} bytes per request",
             http_status=413,
         )
-    return envelope, payload
+    return payload
 
 
 @dataclass(slots=True)
@@ -360,7 +381,7 @@ class Worker:
                 self._dead_letter(record, gen, DecodeError("decode-failed", f"{type(exc).__name__}: {exc}"), name)
                 continue
             try:
-                payload = map_record(mapper, record, value)[1]
+                payload = map_record(mapper, record, value)
             except RecordError as exc:
                 self._dead_letter(record, gen, exc, name)
                 continue

@@ -10,6 +10,7 @@ from typing import Any
 
 from connector.errors import DeliveryAbandoned, RecordError
 from connector.interfaces import RebalanceListener
+from connector.mapping.envelope import encode
 from connector.records import Accepted, Outcome, Route, SourceRecord, TopicPartition
 
 
@@ -156,3 +157,6 @@ class EchoMapper:
             if err is not None:
                 raise err
         return {"header": {"datasetId": "ds"}, "body": {"xdmEntity": value}}
+
+    def map_bytes(self, record: SourceRecord, value: Any, key: Any = None) -> bytes:
+        return encode(self.map(record, value, key))

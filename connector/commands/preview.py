@@ -55,14 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def show(mapping: Any, label: str, record: SourceRecord, value: Any, validator: XdmValidator | None = None) -> bool:
     """Print the envelope (stdout) or why `run` would dead-letter the record (stderr); True when it maps.
 
-    The record goes through `map_record`, the worker's own map-and-encode step (mapping errors,
-    the 1 MB too-large rule), so preview passes exactly what run sends; the XDM schema check
+    The record goes through `map_envelope`, the worker's map-and-encode step with the envelope kept
+    (mapping errors, the 1 MB too-large rule; its bytes are what run's `map_record` sends), so preview
+    passes exactly what run sends; the XDM schema check
     (with `schema:`, the validator the worker uses) comes on top. Quoted values in messages are shortened.
     """
-    from connector.worker import map_record
+    from connector.worker import map_envelope
 
     try:
-        envelope, _ = map_record(mapping, record, value)
+        envelope, _ = map_envelope(mapping, record, value)
     except RecordError as exc:
         print(f"{label}: ERROR {exc.reason}: {shorten(exc.message, 1000)}", file=sys.stderr)
         return False

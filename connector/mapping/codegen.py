@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import orjson
+
 from connector.mapping.compiler import Block, Expr, ExpressionCompiler, Namespace, literal_source
 from connector.mapping.functions import CompileEnv
 from connector.mapping.spec import Each, IdentitySpec, Leaf, MappingSpec, Obj
@@ -282,6 +284,34 @@ def envelope_source(wrap: Callable[[dict[str, object], str], dict[str, object]],
     if sources[0] is None or sources[0] != sources[1]:
         return f"_wrap({entity_code}, {ORIGIN})"
     return sources[0]
+
+
+def envelope_bytes_source(wrap: Callable[[dict[str, object], str], dict[str, object]], entity_code: str) -> str | None:
+    """The envelope's JSON bytes as one `_join` of constant bytes and `_dumps` of origin and entity, or None.
+
+    Byte for byte what `encode(wrap(entity, origin))` writes: orjson's compact output of a value does
+    not depend on where the value sits, so the constant parts are written once, here, and per record
+    only the origin and the entity are. None when `wrap` is no template (see `envelope_source`) or
+    does not place the entity exactly once and the origin at most once.
+    """
+    if envelope_source(wrap, entity_code).startswith("_wrap("):
+        return None
+    entity: dict[str, object] = {"\x00entity": 0}
+    origin = "\x00origin"
+    dumped = orjson.dumps(wrap(entity, origin))
+    marks = {
+        orjson.dumps(entity): f"_dumps({entity_code}, default=_json_default)",
+        orjson.dumps(origin): f"_dumps({ORIGIN})",
+    }
+    if [dumped.count(m) for m in marks] not in ([1, 1], [1, 0]):
+        return None
+    pieces, rest = [], dumped
+    while found := [(rest.find(m), m) for m in marks if m in rest]:
+        at, mark = min(found)
+        pieces += [repr(rest[:at]), marks[mark]]
+        rest = rest[at + len(mark) :]
+    pieces.append(repr(rest))
+    return "_join((" + ", ".join(p for p in pieces if p != "b''") + "))"
 
 
 def _template(v: object, markers: dict[int, str]) -> str | None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from connector.errors import MappingError
 from connector.numbers import json_bytes, json_default
 
 
@@ -17,6 +18,14 @@ def encode(envelope: dict[str, Any], *, indent: bool = False) -> bytes:
         return orjson.dumps(envelope, default=json_default)  # the hot path: orjson.dumps, the hook only for Decimals
     except TypeError:  # an integer past 64 bits: the general writer handles it (rare, so trying twice is fine)
         return json_bytes(envelope)
+
+
+def encode_or_fail(envelope: dict[str, Any]) -> bytes:
+    """`encode(envelope)`; a value with no JSON form is the record's MappingError (mapping-failed)."""
+    try:
+        return encode(envelope)
+    except Exception as exc:
+        raise MappingError(f"{type(exc).__name__}: {exc}", reason="mapping-failed") from exc
 
 
 def content_type(schema_version: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from connector.errors import MappingError
-from connector.mapping.codegen import EntityCodegen, envelope_source
+from connector.mapping.codegen import EntityCodegen, envelope_bytes_source, envelope_source
 from connector.mapping.compiler import (
     UNSET,
     Namespace,
@@ -30,15 +30,17 @@ from connector.mapping.compiler import (
     step,
     walk_path,
 )
-from connector.mapping.envelope import EdgeEvent, Envelope
+from connector.mapping.envelope import EdgeEvent, Envelope, encode_or_fail
 from connector.mapping.functions import CompileEnv, FunctionError, is_empty_value, truthy
 from connector.mapping.spec import MappingSpec
 from connector.mapping.timestamps import BadTimestamp, FutureTimestamp, future_guard, is_utc_text, normalise
 from connector.mapping.values import clean, to_text
+from connector.numbers import json_default
 from connector.records import Route, SourceRecord
 
 KeyDecoder = Callable[[bytes | None], Any]
 Entity = Callable[[SourceRecord, Any, Any], dict[str, Any]]
+Payload = Callable[[SourceRecord, Any, Any], bytes]
 
 
 def _decode_string(b: bytes | None) -> Any:
@@ -180,23 +182,35 @@ _RUNTIME: dict[str, Any] = {
     "_identity_values": _identity_values,
     "_identity_items": _identity_items,
     "_no_identity": _no_identity,
+    "_join": b"".join,
+    "_dumps": orjson.dumps,
+    "_json_default": json_default,
+    "_encode": encode_or_fail,
 }
 
 
 def generate(
     spec: MappingSpec, env: CompileEnv, problems: list[str], envelope: Envelope | EdgeEvent
 ) -> tuple[str, dict[str, Any]]:
-    """(source of `entity` and `wrapper`, their globals) for `spec`; expression problems go to `problems`.
+    """(source of `entity`, `wrapper` and `payload`, their globals) for `spec`; problems go to `problems`.
 
     `wrapper` builds the whole envelope around `entity` when the envelope is a constant template
     (a dict display: fresh objects per record, no per-record header copying); else `envelope.wrap`.
+    `payload` returns what `encode(wrapper(...))` would, writing only the entity and the origin per
+    record (the worker's path); an integer past 64 bits or a Decimal with no JSON form takes `_encode`.
     """
     ns = Namespace()
     body = EntityCodegen(spec, env, problems, ns).body()
-    # the body twice: `wrapper` builds the entity itself rather than calling `entity` (a frame less per record)
+    wrapped = envelope_source(envelope.wrap, "_o0")
+    written = envelope_bytes_source(envelope.wrap, "_o0")
+    encoded = f"    return _encode({wrapped})\n"
+    if written is not None:
+        encoded = f"    try:\n        return {written}\n    except TypeError:\n    {encoded}"
+    # the body thrice: `wrapper` and `payload` build the entity themselves (a frame less per record)
     source = (
         f"def entity(record, value, key):\n{body}    return _o0\n\n\n"
-        f"def wrapper(record, value, key):\n{body}    return {envelope_source(envelope.wrap, '_o0')}\n"
+        f"def wrapper(record, value, key):\n{body}    return {wrapped}\n\n\n"
+        f"def payload(record, value, key):\n{body}{encoded}"
     )
     names = {
         **_RUNTIME,
@@ -209,13 +223,13 @@ def generate(
     return source, names
 
 
-def _load(name: str, source: str, names: dict[str, Any]) -> tuple[Entity, Entity]:
+def _load(name: str, source: str, names: dict[str, Any]) -> tuple[Entity, Entity, Payload]:
     filename = f"<mapping {name}>"
     code = compile(source, filename, "exec")
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # readable tracebacks
     module: dict[str, Any] = {"__builtins__": __builtins__, **names}
     exec(code, module)  # noqa: S102 - generated from the parsed spec by codegen.py: no user text as code
-    return module["entity"], module["wrapper"]
+    return module["entity"], module["wrapper"], module["payload"]
 
 
 class CompiledMapping:
@@ -229,6 +243,7 @@ class CompiledMapping:
         route: Route,
         entity: Entity,
         wrapper: Entity,
+        payload: Payload,
         source: str,
         envelope: Envelope | EdgeEvent,
     ) -> None:
@@ -245,6 +260,7 @@ class CompiledMapping:
         self.source = source  # the generated Python, for debugging
         self._entity = entity
         self._wrapper = wrapper
+        self._payload = payload
 
     def __repr__(self) -> str:
         return f"CompiledMapping(name={self.name!r}, xdm_class={self.xdm_class!r}, topics={self.topics!r})"
@@ -256,6 +272,15 @@ class CompiledMapping:
         except MappingError:
             raise
         except Exception as exc:  # a bug or an exotic input: still only a MappingError escapes
+            raise _fail("", None, exc) from exc
+
+    def map_bytes(self, record: SourceRecord, value: Any, key: Any = UNSET) -> bytes:
+        """`encode(self.map(record, value, key))`, byte for byte, without building the envelope dict."""
+        try:
+            return self._payload(record, value, key)
+        except MappingError:
+            raise
+        except Exception as exc:
             raise _fail("", None, exc) from exc
 
     def entity(self, record: SourceRecord, value: Any, key: Any = UNSET) -> dict[str, Any]:
@@ -282,13 +307,14 @@ def compile_mapping(
     source, names = generate(spec, env, problems, envelope)
     if len(problems) > before:
         return None
-    entity, wrapper = _load(spec.name, source, names)
+    entity, wrapper, payload = _load(spec.name, source, names)
     return CompiledMapping(
         spec=spec,
         raw_spec=raw_spec,
         route=route,
         entity=entity,
         wrapper=wrapper,
+        payload=payload,
         source=source,
         envelope=envelope,
     )

@@ -17,6 +17,7 @@ import structlog
 
 from connector.errors import SchemaViolation
 from connector.interfaces import Mapper
+from connector.mapping.envelope import encode_or_fail
 from connector.observability.metrics import XDM_INVALID_SENT
 from connector.records import EDGE, Route, SourceRecord
 from connector.xdm.schemas import LiveSchema
@@ -107,6 +108,10 @@ class ValidatingMapper:
         except ValueError:  # a value with no JSON form: explained by violations()
             pass
         return self._invalid(envelope)
+
+    def map_bytes(self, record: SourceRecord, value: Any, key: Any = _NO_KEY) -> bytes:
+        """The checked envelope's bytes (the dict is built: the check reads it)."""
+        return encode_or_fail(self.map(record, value, key))
 
     def _invalid(self, envelope: dict[str, Any]) -> dict[str, Any]:
         entity = envelope["xdm"] if self._edge else envelope["body"]["xdmEntity"]

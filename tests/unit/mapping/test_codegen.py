@@ -17,8 +17,8 @@ from tests.unit.mapping.helpers import BASE, compile_one, record
 
 PROFILE = BASE.replace("experienceevent", "profile")
 _GENERATED = re.compile(r"^_[A-Za-z_]+\d*$")
-_ALLOWED = {"entity", "wrapper", "record", "value", "key", "dict", "list", "str", "int", "bool", "float", "len",
-            "Exception"}
+_ALLOWED = {"entity", "wrapper", "payload", "record", "value", "key", "dict", "list", "str", "int", "bool", "float",
+            "len", "Exception", "TypeError"}
 
 
 def _out(fields: dict[str, Any], value: Any, **kw: Any) -> Any:

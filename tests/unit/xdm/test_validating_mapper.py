@@ -9,6 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from connector.errors import MappingError, RecordError, SchemaViolation
+from connector.mapping.envelope import encode
 from connector.records import Route, SourceRecord
 from connector.xdm.cache import DiskCache
 from connector.xdm.mapper import ValidatingMapper
@@ -36,6 +37,9 @@ class EntityMapper:
         if isinstance(value, Exception):
             raise value
         return {"header": {}, "body": {"xdmMeta": {}, "xdmEntity": value}}
+
+    def map_bytes(self, record: SourceRecord, value: Any, key: Any = None) -> bytes:
+        return encode(self.map(record, value, key))
 
 
 def schema(tmp_path: Path, clock: FakeClock, registry: FakeRegistry | None = None) -> LiveSchema:
